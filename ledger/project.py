@@ -1,0 +1,507 @@
+"""Project: one funded piece of work, e.g. running one township social work station for a year."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import (
+    AlreadyReversedError,
+    ClosedError,
+    InsufficientFundsError,
+    InvalidStateError,
+    NotReversibleError,
+    UnknownEntryError,
+    ValidationError,
+)
+from ledger.money import ZERO
+
+REVERSIBLE_KINDS = ("disbursement", "expenditure")
+
+
+class Project(Aggregate):
+    """Money received from funds, committed by contracts, disbursed to the provider and spent on budget lines.
+
+    Integrity kept here: a fund's money cannot be disbursed or returned beyond what the project received from it,
+    an entry is reversed at most once, and a closed project takes no postings.
+    """
+
+    TOPIC = "ledger:Project"
+    id: UUID  # given by the caller: a uuid5 of the natural key
+
+    class Event(Aggregate.Event):
+        TOPIC = "ledger:Project.Event"
+
+    class Snapshot(Aggregate.Snapshot):
+        TOPIC = "ledger:Project.Snapshot"
+
+    @event("Registered", topic="ledger:Project.Registered")
+    def __init__(
+        self,
+        *,
+        code: str,
+        name: str,
+        township_code: str,
+        station_name: str,
+        service_domains: list[str],
+        provider_name: str | None,
+        provider_uscc: str | None,
+        period_start: date,
+        period_end: date,
+        budget_lines: dict[str, Decimal],
+        monthly_plan: list[dict[str, Any]],
+        output_targets: list[dict[str, Any]],
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.township_code = township_code
+        self.station_name = station_name
+        self.service_domains = service_domains
+        self.provider_name = provider_name
+        self.provider_uscc = provider_uscc
+        self.period_start = period_start
+        self.period_end = period_end
+        self.budget_lines = dict(budget_lines)
+        self.monthly_plan = monthly_plan
+        self.output_targets = output_targets
+        self.registered_on = effective_on
+        self.received: dict[str, Decimal] = {}
+        self.disbursed: dict[str, Decimal] = {}
+        self.spent: dict[str, Decimal] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.commitments: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, dict[str, int]] = {}
+        self.evaluations: list[dict[str, Any]] = []
+        self.status = "active"
+
+    # -- derived figures -------------------------------------------------------------------------------------
+
+    @property
+    def budget_total(self) -> Decimal:
+        return sum(self.budget_lines.values(), ZERO)
+
+    @property
+    def received_total(self) -> Decimal:
+        return sum(self.received.values(), ZERO)
+
+    @property
+    def disbursed_total(self) -> Decimal:
+        return sum(self.disbursed.values(), ZERO)
+
+    @property
+    def spent_total(self) -> Decimal:
+        return sum(self.spent.values(), ZERO)
+
+    @property
+    def committed_total(self) -> Decimal:
+        return sum((c["amount"] for c in self.commitments.values()), ZERO)
+
+    def undisbursed_from(self, fund_id: UUID) -> Decimal:
+        """Money received from a fund and not yet paid out: what can still be disbursed or returned."""
+        key = str(fund_id)
+        return self.received.get(key, ZERO) - self.disbursed.get(key, ZERO)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == "closed"
+
+    def _check_open(self) -> None:
+        if self.is_closed:
+            raise ClosedError(f"project {self.code} is closed and takes no postings", project_id=str(self.id))
+
+    # -- money in ----------------------------------------------------------------------------------------------
+
+    def receive_funds(
+        self, *, fund_id: UUID, allocation_id: UUID, amount: Decimal, effective_on: date, actor: str
+    ) -> None:
+        self._check_open()
+        self._funds_received(
+            fund_id=fund_id, allocation_id=allocation_id, amount=amount, effective_on=effective_on, actor=actor
+        )
+
+    @event("FundsReceived", topic="ledger:Project.FundsReceived")
+    def _funds_received(
+        self, fund_id: UUID, allocation_id: UUID, amount: Decimal, effective_on: date, actor: str
+    ) -> None:
+        key = str(fund_id)
+        self.received[key] = self.received.get(key, ZERO) + amount
+
+    def return_surplus(
+        self, *, entry_id: UUID, fund_id: UUID, amount: Decimal, reason: str, effective_on: date, actor: str
+    ) -> None:
+        """Returns unspent money to the fund it came from; allowed after closure, that is when it happens."""
+        undisbursed = self.undisbursed_from(fund_id)
+        if amount > undisbursed:
+            raise InsufficientFundsError(
+                f"project {self.code} holds {undisbursed} undisbursed from fund {fund_id}, cannot return {amount}",
+                available=str(undisbursed),
+                requested=str(amount),
+            )
+        self._surplus_returned(
+            entry_id=entry_id, fund_id=fund_id, amount=amount, reason=reason, effective_on=effective_on, actor=actor
+        )
+
+    @event("SurplusReturned", topic="ledger:Project.SurplusReturned")
+    def _surplus_returned(
+        self, entry_id: UUID, fund_id: UUID, amount: Decimal, reason: str, effective_on: date, actor: str
+    ) -> None:
+        key = str(fund_id)
+        self.received[key] = self.received.get(key, ZERO) - amount
+
+    # -- budget and commitments ----------------------------------------------------------------------------
+
+    def revise_budget(
+        self,
+        *,
+        revision_id: UUID,
+        moves: list[dict[str, Any]],
+        approval_document: str | None,
+        reason: str,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        """Moves money between budget lines; a line can give at most what it has."""
+        self._check_open()
+        remaining = dict(self.budget_lines)
+        for move in moves:
+            source, target, amount = move["from_line"], move["to_line"], move["amount"]
+            if source == target:
+                raise ValidationError(f"a budget move needs two different lines, got {source} twice", field="moves")
+            if source not in remaining:
+                raise ValidationError(f"project {self.code} has no budget line {source!r}", field="moves")
+            if amount > remaining[source]:
+                raise InsufficientFundsError(
+                    f"budget line {source} has {remaining[source]}, cannot move {amount}",
+                    available=str(remaining[source]),
+                    requested=str(amount),
+                )
+            remaining[source] -= amount
+            remaining[target] = remaining.get(target, ZERO) + amount
+        self._budget_revised(
+            revision_id=revision_id,
+            moves=moves,
+            approval_document=approval_document,
+            reason=reason,
+            effective_on=effective_on,
+            actor=actor,
+        )
+
+    @event("BudgetRevised", topic="ledger:Project.BudgetRevised")
+    def _budget_revised(
+        self,
+        revision_id: UUID,
+        moves: list[dict[str, Any]],
+        approval_document: str | None,
+        reason: str,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        for move in moves:
+            self.budget_lines[move["from_line"]] -= move["amount"]
+            self.budget_lines[move["to_line"]] = self.budget_lines.get(move["to_line"], ZERO) + move["amount"]
+
+    def commit_contract(
+        self,
+        *,
+        procurement_id: UUID,
+        contract_no: str,
+        amount: Decimal,
+        provider_name: str,
+        provider_uscc: str,
+        installments: list[dict[str, Any]],
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        """Signing a contract encumbers the project's budget; disbursements post against the commitment."""
+        self._check_open()
+        self._contract_committed(
+            procurement_id=procurement_id,
+            contract_no=contract_no,
+            amount=amount,
+            provider_name=provider_name,
+            provider_uscc=provider_uscc,
+            installments=installments,
+            effective_on=effective_on,
+            actor=actor,
+        )
+
+    @event("ContractCommitted", topic="ledger:Project.ContractCommitted")
+    def _contract_committed(
+        self,
+        procurement_id: UUID,
+        contract_no: str,
+        amount: Decimal,
+        provider_name: str,
+        provider_uscc: str,
+        installments: list[dict[str, Any]],
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        self.commitments[str(procurement_id)] = {
+            "contract_no": contract_no,
+            "amount": amount,
+            "provider_name": provider_name,
+            "provider_uscc": provider_uscc,
+            "installments": installments,
+            "signed_on": effective_on,
+        }
+        self.provider_name = provider_name
+        self.provider_uscc = provider_uscc
+
+    def amend_commitment(
+        self, *, procurement_id: UUID, amount_delta: Decimal, effective_on: date, actor: str
+    ) -> None:
+        self._check_open()
+        commitment = self.commitments.get(str(procurement_id))
+        if commitment is None:
+            raise InvalidStateError(f"project {self.code} has no contract from procurement {procurement_id}")
+        if commitment["amount"] + amount_delta <= ZERO:
+            raise ValidationError("an amendment cannot bring a contract to zero or below", field="amount_delta")
+        self._commitment_amended(
+            procurement_id=procurement_id, amount_delta=amount_delta, effective_on=effective_on, actor=actor
+        )
+
+    @event("CommitmentAmended", topic="ledger:Project.CommitmentAmended")
+    def _commitment_amended(self, procurement_id: UUID, amount_delta: Decimal, effective_on: date, actor: str) -> None:
+        self.commitments[str(procurement_id)]["amount"] += amount_delta
+
+    # -- money out ----------------------------------------------------------------------------------------
+
+    def disburse(
+        self,
+        *,
+        entry_id: UUID,
+        fund_id: UUID,
+        amount: Decimal,
+        installment: int | None,
+        procurement_id: UUID | None,
+        payee_name: str,
+        payee_uscc: str | None,
+        voucher_no: str | None,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        """Pays an installment from money the project received from the named fund (拨付)."""
+        self._check_open()
+        undisbursed = self.undisbursed_from(fund_id)
+        if amount > undisbursed:
+            raise InsufficientFundsError(
+                f"project {self.code} holds {undisbursed} from fund {fund_id}, cannot disburse {amount}",
+                available=str(undisbursed),
+                requested=str(amount),
+            )
+        self._disbursed(
+            entry_id=entry_id,
+            fund_id=fund_id,
+            amount=amount,
+            installment=installment,
+            procurement_id=procurement_id,
+            payee_name=payee_name,
+            payee_uscc=payee_uscc,
+            voucher_no=voucher_no,
+            effective_on=effective_on,
+            actor=actor,
+        )
+
+    @event("Disbursed", topic="ledger:Project.Disbursed")
+    def _disbursed(
+        self,
+        entry_id: UUID,
+        fund_id: UUID,
+        amount: Decimal,
+        installment: int | None,
+        procurement_id: UUID | None,
+        payee_name: str,
+        payee_uscc: str | None,
+        voucher_no: str | None,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        key = str(fund_id)
+        self.disbursed[key] = self.disbursed.get(key, ZERO) + amount
+        self.entries[str(entry_id)] = {"kind": "disbursement", "amount": amount, "fund_id": key, "reversed_by": None}
+
+    def record_expenditure(
+        self,
+        *,
+        entry_id: UUID,
+        line: str,
+        amount: Decimal,
+        payee_name: str,
+        payee_kind: str,
+        payee_uscc: str | None,
+        invoice_no: str | None,
+        fund_id: UUID | None,
+        description: str,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        """Records spending on a budget line; whether it was allowed is for the audit rules to judge."""
+        self._check_open()
+        self._expenditure_recorded(
+            entry_id=entry_id,
+            line=line,
+            amount=amount,
+            payee_name=payee_name,
+            payee_kind=payee_kind,
+            payee_uscc=payee_uscc,
+            invoice_no=invoice_no,
+            fund_id=fund_id,
+            description=description,
+            effective_on=effective_on,
+            actor=actor,
+        )
+
+    @event("ExpenditureRecorded", topic="ledger:Project.ExpenditureRecorded")
+    def _expenditure_recorded(
+        self,
+        entry_id: UUID,
+        line: str,
+        amount: Decimal,
+        payee_name: str,
+        payee_kind: str,
+        payee_uscc: str | None,
+        invoice_no: str | None,
+        fund_id: UUID | None,
+        description: str,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        self.spent[line] = self.spent.get(line, ZERO) + amount
+        self.entries[str(entry_id)] = {"kind": "expenditure", "amount": amount, "line": line, "reversed_by": None}
+
+    def reverse_entry(
+        self, *, entry_id: UUID, reversed_entry_id: UUID, reason: str, effective_on: date, actor: str
+    ) -> None:
+        """Cancels a disbursement or expenditure by a new entry (冲销); nothing is edited or deleted."""
+        self._check_open()
+        original = self.entries.get(str(reversed_entry_id))
+        if original is None:
+            raise UnknownEntryError(f"project {self.code} has no entry {reversed_entry_id}")
+        if original["kind"] not in REVERSIBLE_KINDS:
+            raise NotReversibleError(f"entry {reversed_entry_id} is a {original['kind']} and cannot be reversed")
+        if original["reversed_by"] is not None:
+            raise AlreadyReversedError(
+                f"entry {reversed_entry_id} was already reversed by {original['reversed_by']}",
+                reversed_by=original["reversed_by"],
+            )
+        self._entry_reversed(
+            entry_id=entry_id,
+            reversed_entry_id=reversed_entry_id,
+            kind=original["kind"],
+            amount=original["amount"],
+            reason=reason,
+            effective_on=effective_on,
+            actor=actor,
+        )
+
+    @event("EntryReversed", topic="ledger:Project.EntryReversed")
+    def _entry_reversed(
+        self,
+        entry_id: UUID,
+        reversed_entry_id: UUID,
+        kind: str,
+        amount: Decimal,
+        reason: str,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        original = self.entries[str(reversed_entry_id)]
+        original["reversed_by"] = str(entry_id)
+        if kind == "disbursement":
+            self.disbursed[original["fund_id"]] -= amount
+        else:
+            self.spent[original["line"]] -= amount
+        self.entries[str(entry_id)] = {"kind": "reversal", "amount": amount, "reversed_by": None}
+
+    # -- outputs, evaluations, life cycle ------------------------------------------------------------------
+
+    def report_outputs(
+        self, *, report_id: UUID, month: str, values: dict[str, int], effective_on: date, actor: str
+    ) -> None:
+        """A month's output indicators; a second report for the same month corrects the first."""
+        self._check_open()
+        self._outputs_reported(report_id=report_id, month=month, values=values, effective_on=effective_on, actor=actor)
+
+    @event("OutputsReported", topic="ledger:Project.OutputsReported")
+    def _outputs_reported(
+        self, report_id: UUID, month: str, values: dict[str, int], effective_on: date, actor: str
+    ) -> None:
+        self.outputs[month] = values
+
+    def evaluate(
+        self,
+        *,
+        evaluation_id: UUID,
+        kind: str,
+        evaluator: str,
+        weights: dict[str, Decimal],
+        scores: dict[str, Decimal],
+        total: Decimal,
+        rating: str,
+        note: str,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        self._evaluated(
+            evaluation_id=evaluation_id,
+            kind=kind,
+            evaluator=evaluator,
+            weights=weights,
+            scores=scores,
+            total=total,
+            rating=rating,
+            note=note,
+            effective_on=effective_on,
+            actor=actor,
+        )
+
+    @event("Evaluated", topic="ledger:Project.Evaluated")
+    def _evaluated(
+        self,
+        evaluation_id: UUID,
+        kind: str,
+        evaluator: str,
+        weights: dict[str, Decimal],
+        scores: dict[str, Decimal],
+        total: Decimal,
+        rating: str,
+        note: str,
+        effective_on: date,
+        actor: str,
+    ) -> None:
+        self.evaluations.append(
+            {"evaluation_id": str(evaluation_id), "kind": kind, "total": total, "rating": rating, "on": effective_on}
+        )
+
+    def suspend(self, *, reason: str, effective_on: date, actor: str) -> None:
+        if self.status != "active":
+            raise InvalidStateError(f"project {self.code} is {self.status}, not active")
+        self._suspended(reason=reason, effective_on=effective_on, actor=actor)
+
+    @event("Suspended", topic="ledger:Project.Suspended")
+    def _suspended(self, reason: str, effective_on: date, actor: str) -> None:
+        self.status = "suspended"
+
+    def resume(self, *, reason: str, effective_on: date, actor: str) -> None:
+        if self.status != "suspended":
+            raise InvalidStateError(f"project {self.code} is {self.status}, not suspended")
+        self._resumed(reason=reason, effective_on=effective_on, actor=actor)
+
+    @event("Resumed", topic="ledger:Project.Resumed")
+    def _resumed(self, reason: str, effective_on: date, actor: str) -> None:
+        self.status = "active"
+
+    def close(self, *, reason: str, effective_on: date, actor: str) -> None:
+        self._check_open()
+        self._closed(reason=reason, effective_on=effective_on, actor=actor)
+
+    @event("Closed", topic="ledger:Project.Closed")
+    def _closed(self, reason: str, effective_on: date, actor: str) -> None:
+        self.status = "closed"
