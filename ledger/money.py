@@ -34,7 +34,10 @@ def parse_money(value: object, field: str = "amount") -> Decimal:
     if isinstance(exponent, int) and exponent < -2:
         raise InvalidAmountError(f"{field} {value} has more than two decimal places; amounts are never rounded",
                                  field=field)
-    return amount.quantize(CENT)
+    try:
+        return amount.quantize(CENT)
+    except InvalidOperation:  # more digits than the decimal context holds, e.g. '1e30': no amount is that large
+        raise InvalidAmountError(f"{field} {value} is too large to be an amount", field=field) from None
 
 
 def posting_amount(value: object, field: str = "amount") -> Decimal:

@@ -1,0 +1,65 @@
+"""Rule parameters: defaults in code, overridden per region prefix and fiscal year from a TOML file.
+
+    [[override]]
+    rule = "EAR-04"
+    region = "6201"        # a division-code prefix; the longest matching prefix wins
+    fiscal_year = 2023     # optional; a year-specific override beats one for all years
+    share = "0.15"
+
+The values used are written into every finding, so a result can be explained and reproduced later.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "EAR-03": {"tolerance": Decimal("0.00")},
+    "EAR-04": {"share": Decimal("0.10")},
+    "EAR-06": {"management_share": Decimal("0.10")},
+    "EAR-08": {"grace_days": 30},
+    "EAR-12": {"tolerance": Decimal("0.00")},
+    "EAR-13": {"share": Decimal("0.30")},
+}
+
+
+class RuleParameters:
+    """Looks up the parameters of a rule for a region and fiscal year."""
+
+    def __init__(self, overrides: list[dict[str, Any]] | None = None) -> None:
+        self.overrides = [self._checked(o) for o in overrides or []]
+
+    @classmethod
+    def from_file(cls, path: str | Path | None) -> RuleParameters:
+        if not path:
+            return cls()
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+        return cls(document.get("override", []))
+
+    @staticmethod
+    def _checked(override: dict[str, Any]) -> dict[str, Any]:
+        rule = override.get("rule")
+        if rule not in DEFAULTS:
+            raise ValueError(f"rule parameter override names unknown or parameterless rule {rule!r}")
+        unknown = set(override) - {"rule", "region", "fiscal_year"} - set(DEFAULTS[rule])
+        if unknown:
+            raise ValueError(f"{rule} has no parameter(s) {', '.join(sorted(unknown))}")
+        return override
+
+    def for_rule(self, rule: str, region: str, fiscal_year: int | None) -> dict[str, Any]:
+        values = dict(DEFAULTS.get(rule, {}))
+        matching = [
+            o for o in self.overrides
+            if o["rule"] == rule and region.startswith(str(o.get("region", "")))
+            and o.get("fiscal_year") in (None, fiscal_year)
+        ]
+        matching.sort(key=lambda o: (len(str(o.get("region", ""))), o.get("fiscal_year") is not None))
+        for override in matching:
+            for name, default in DEFAULTS[rule].items():
+                if name in override:
+                    values[name] = type(default)(str(override[name]))
+        return values
