@@ -37,6 +37,7 @@ from ledger.errors import (
     VersionConflictError,
 )
 from ledger.evaluation import DIMENSIONS, KINDS, rating_for, total_of
+from ledger.finding_case import DECISIONS, FindingCase
 from ledger.fund import CLOSURE_KINDS, SOURCE_LEVELS, TARGET_KINDS, Fund
 from ledger.identity import validate_uscc
 from ledger.keys import IdempotencyRecord, NaturalKey
@@ -739,6 +740,38 @@ class LedgerApplication(Application[UUID]):
                 touched.append(project)
             result = {"procurement_id": procurement.id, "version": procurement.version, "step": step}
             return result, touched
+
+        return self._execute(actor, idempotency, operation)
+
+    # -- auditors' decisions on findings --------------------------------------------------------------------------
+
+    def decide_finding(
+        self,
+        actor: Actor,
+        finding_id: str,
+        *,
+        region_code: str,
+        decision: str,
+        note: str | None,
+        effective_on: date,
+        idempotency: Idempotency | None = None,
+    ) -> Result:
+        """Records an auditor's decision on a finding; ``region_code`` is the finding's, for the scope check."""
+        finding_id = v.required_text(finding_id, "finding_id", max_length=64)
+        decision = v.choice(decision, "decision", DECISIONS)
+        note_text = v.text(note, "note", max_length=2000, required=decision == "dismiss") or ""
+        effective_on = v.a_date(effective_on, "effective_on")
+        actor.check_scope(region_code)
+        case_id = ids.natural_key_id("finding_case", finding_id)
+
+        def operation() -> tuple[Result, list[Aggregate]]:
+            try:
+                case = self.repository.get(case_id)
+            except AggregateNotFoundError:
+                case = FindingCase(id=case_id, finding_id=finding_id)
+            assert isinstance(case, FindingCase)
+            case.decide(decision=decision, note=note_text, effective_on=effective_on, actor=actor.name)
+            return {"finding_id": finding_id, "status": case.status, "version": case.version}, [case]
 
         return self._execute(actor, idempotency, operation)
 

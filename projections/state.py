@@ -302,3 +302,27 @@ HANDLERS: dict[str, Callable[[ReadModel, Any, int], None]] = {
     "ledger:Project.Resumed": _status_handler("active"),
     "ledger:Project.Closed": _status_handler("closed"),
 }
+
+
+def project_on(project: ProjectState, on: date) -> ProjectState:
+    """The project as it stood on a business date: only what had taken effect by then, reversals included."""
+    def by(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [dict(i) for i in items if i["effective_on"] <= on]
+
+    entries = by(project.entries)
+    reversals = {e["entry_id"] for e in entries if e["kind"] == "reversal"}
+    for entry in entries:
+        if entry["reversed_by"] is not None and entry["reversed_by"] not in reversals:
+            entry["reversed_by"] = None
+    contracts = {}
+    for pid, contract in project.contracts.items():
+        if contract["signed_on"] <= on:
+            contracts[pid] = {**contract, "amendments": by(contract["amendments"])}
+    return ProjectState(
+        **{**asdict(project), "receipts": by(project.receipts), "returns": by(project.returns),
+           "revisions": by(project.revisions), "contracts": contracts, "entries": entries,
+           "outputs": {m: o for m, o in project.outputs.items() if o["effective_on"] <= on},
+           "evaluations": by(project.evaluations),
+           "status": project.status if project.closed_on is None or project.closed_on <= on else "active",
+           "closed_on": project.closed_on if project.closed_on is not None and project.closed_on <= on else None}
+    )

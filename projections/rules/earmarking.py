@@ -150,13 +150,16 @@ def diversion(ctx: ProjectContext) -> Iterator[Finding]:
             yield ctx.finding("EAR-05", 1, "S1", f"fund:{fund_id}", "挪用",
                               f"从资金 {fund_id} 累计支出 {spent[fund_id]} 元，"
                               f"超过其拨给本项目的 {received[fund_id]} 元", e["effective_on"], [e["ref"]])
-    providers = {c["provider_uscc"]: pid for pid, c in p.contracts.items()}
-    if not providers:
+    if not p.contracts:
         return
     for d in _disbursements(p):
         contract = p.contracts.get(d.get("procurement_id") or "")
-        expected = {contract["provider_uscc"]} if contract else set(providers)
-        if d.get("payee_uscc") not in expected:
+        contracts = [contract] if contract else list(p.contracts.values())
+        if d.get("payee_uscc"):
+            contracted = d["payee_uscc"] in {c["provider_uscc"] for c in contracts}
+        else:
+            contracted = d["payee_name"] in {c["provider_name"] for c in contracts}
+        if not contracted:
             yield ctx.finding("EAR-05", 1, "S1", d["entry_id"], "挪用",
                               f"拨付对象 {d['payee_name']} 不是合同承接机构", d["effective_on"], [d["ref"]])
 

@@ -1,0 +1,189 @@
+"""The audit projection: folds a batch of the ledger's events into view rows and findings, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.persistence import Mapper, Notification
+
+from ledger.money import ZERO
+from projections.engine import RuleEngine, funds_of
+from projections.rules import Finding
+from projections.rules.earmarking import invoice_key
+from projections.state import FundState, ProjectState, ReadModel, from_record, to_record
+from projections.store import Cursor, ViewStore, as_json, cents, iso
+
+DECISION_TOPIC_PREFIX = "ledger:FindingCase."
+
+
+def group_key(entry: dict[str, Any]) -> str | None:
+    key = invoice_key(entry)
+    return None if key is None else f"{key[0]}|{key[1]}"
+
+
+def fund_row(fund: FundState) -> dict[str, Any]:
+    return {
+        "fund_id": fund.id, "region_code": fund.holder_region, "parent_fund_id": fund.parent_fund_id,
+        "fiscal_year": fund.fiscal_year, "document_no": fund.document_no, "appropriated": cents(fund.amount),
+        "allocated_to_funds": cents(fund.allocated_to_funds),
+        "allocated_to_projects": cents(fund.allocated_to_projects),
+        "recovered": cents(fund.recovered), "returned": cents(fund.returned), "available": cents(fund.available),
+        "closed_as": fund.closed_as, "position": fund.last_position,
+    }
+
+
+def _total(items: Any) -> Decimal:
+    return sum((i["amount"] for i in items), ZERO)
+
+
+def project_row(p: ProjectState) -> dict[str, Any]:
+    committed = sum((c["amount"] + _total_delta(c) for c in p.contracts.values()), ZERO)
+    return {
+        "project_id": p.id, "code": p.code, "name": p.name, "township_code": p.township_code,
+        "period_start": iso(p.period_start), "period_end": iso(p.period_end), "status": p.status,
+        "budget": cents(sum(p.budget_lines.values(), ZERO)), "received": cents(_total(p.receipts)),
+        "returned": cents(_total(p.returns)), "committed": cents(committed),
+        "disbursed": cents(_total(p.live_entries("disbursement"))),
+        "spent": cents(_total(p.live_entries("expenditure"))),
+        "reversed": cents(p.reversed_total()), "position": p.last_position,
+    }
+
+
+def _total_delta(contract: dict[str, Any]) -> Decimal:
+    return sum((a["amount_delta"] for a in contract["amendments"]), ZERO)
+
+
+def line_rows(p: ProjectState) -> list[dict[str, Any]]:
+    revised: dict[str, Decimal] = dict(p.budget_lines)
+    approved: dict[str, Decimal] = dict(p.budget_lines)
+    for revision in p.revisions:
+        for move in revision["moves"]:
+            targets = [revised, approved] if revision["approval_document"] else [revised]
+            for lines in targets:
+                lines[move["from_line"]] = lines.get(move["from_line"], ZERO) - move["amount"]
+                lines[move["to_line"]] = lines.get(move["to_line"], ZERO) + move["amount"]
+    spent: dict[str, Decimal] = {}
+    reversed_: dict[str, Decimal] = {}
+    for e in p.entries:
+        if e["kind"] == "expenditure":
+            bucket = reversed_ if e["reversed_by"] else spent
+            bucket[e["line"]] = bucket.get(e["line"], ZERO) + e["amount"]
+    names = sorted(set(revised) | set(spent) | set(reversed_))
+    return [
+        {"project_id": p.id, "line": line, "budget": cents(p.budget_lines.get(line, ZERO)),
+         "revised": cents(revised.get(line, ZERO)), "approved": cents(approved.get(line, ZERO)),
+         "spent": cents(spent.get(line, ZERO)), "reversed": cents(reversed_.get(line, ZERO))}
+        for line in names
+    ]
+
+
+def finding_row(f: Finding, first_position: int, position: int, group: str | None = None) -> dict[str, Any]:
+    return {
+        "finding_id": f.finding_id, "rule": f.rule, "rule_version": f.version, "severity": f.severity,
+        "subject_kind": f.subject_kind, "subject_id": f.subject_id, "project_id": f.project_id,
+        "region_code": f.region_code, "finding_key": f.key,
+        "group_key": group, "title": f.title, "detail": f.detail,
+        "effective_on": iso(f.effective_on), "params": as_json(f.params), "evidence": as_json(f.evidence),
+        "first_position": first_position, "updated_position": position, "retracted_position": None,
+        "retracted_on": None,
+    }
+
+
+COMPARED = ("rule_version", "severity", "detail", "effective_on", "params", "evidence", "retracted_position")
+
+
+class AuditProjection:
+    """Applies notifications to one generation of the view tables; the caller owns the transaction."""
+
+    def __init__(self, store: ViewStore, mapper: Mapper[Any], engine: RuleEngine | None = None) -> None:
+        self.store = store
+        self.mapper = mapper
+        self.engine = engine or RuleEngine()
+
+    def process(self, cursor: Cursor, generation: int, notifications: Sequence[Notification]) -> int:
+        store = self.store
+        model = ReadModel(load=lambda kind, ident: store.load_state(cursor, generation, kind, ident))
+        decisions = []
+        for notification in notifications:
+            event = self.mapper.to_domain_event(notification)
+            if notification.topic.startswith(DECISION_TOPIC_PREFIX):
+                if hasattr(event, "decision"):
+                    decisions.append((notification.id, event))
+            else:
+                model.apply(notification.topic, event, notification.id)
+        last = notifications[-1].id
+        funds = [model.funds[i] for i in sorted(model.touched_funds)]
+        projects = [model.projects[i] for i in sorted(model.touched_projects)]
+        store.save_states(cursor, generation, [("fund", f.id, to_record(f)) for f in funds]
+                          + [("project", p.id, to_record(p)) for p in projects])
+        store.upsert(cursor, generation, "funds", [fund_row(f) for f in funds], ("fund_id",))
+        store.upsert(cursor, generation, "projects", [project_row(p) for p in projects], ("project_id",))
+        store.upsert(cursor, generation, "lines", [r for p in projects for r in line_rows(p)], ("project_id", "line"))
+        for project in projects:
+            found = self.engine.project_findings(project, funds_of(project, model.fund))
+            cursor.execute(f"SELECT * FROM {store.table('findings', generation)} WHERE project_id = ? "
+                           "AND rule <> 'EAR-09'", (project.id,))
+            self._reconcile(cursor, generation, cursor.fetchall(), found, last, _latest_date(project))
+        self._refresh_invoices(cursor, generation, model, projects, last)
+        self._record_decisions(cursor, generation, decisions)
+        store.set_position(cursor, generation, last)
+        return len(notifications)
+
+    def _reconcile(self, cursor: Cursor, generation: int, existing_rows: list[dict[str, Any]],
+                   found: list[Finding], position: int, retracted_on: date | None, group: str | None = None) -> None:
+        """Adds new findings, updates changed ones, retracts those no longer true (never deletes)."""
+        existing = {row["finding_id"]: row for row in existing_rows}
+        rows = []
+        for finding in found:
+            old = existing.get(finding.finding_id)
+            row = finding_row(finding, old["first_position"] if old else position, position, group)
+            if old is not None and all(str(old[c]) == str(row[c]) for c in COMPARED):
+                continue
+            rows.append(row)
+        self.store.upsert(cursor, generation, "findings", rows, ("finding_id",))
+        live = {f.finding_id for f in found}
+        gone = [(position, iso(retracted_on), fid) for fid, row in existing.items()
+                if fid not in live and row["retracted_position"] is None]
+        if gone:
+            cursor.executemany(f"UPDATE {self.store.table('findings', generation)} SET retracted_position = ?, "
+                               "retracted_on = ? WHERE finding_id = ?", gone)
+
+    def _refresh_invoices(self, cursor: Cursor, generation: int, model: ReadModel, projects: list[ProjectState],
+                          position: int) -> None:
+        """EAR-09 looks across projects: re-judge every invoice group a touched project takes part in."""
+        table = self.store.table("invoices", generation)
+        rows, groups = [], set()
+        for project in projects:
+            for entry in project.entries:
+                key = group_key(entry) if entry["kind"] == "expenditure" else None
+                if key is not None:
+                    rows.append({"entry_id": entry["entry_id"], "project_id": project.id, "group_key": key})
+                    groups.add(key)
+        self.store.upsert(cursor, generation, "invoices", rows, ("entry_id",))
+        for key in sorted(groups):
+            cursor.execute(f"SELECT DISTINCT project_id FROM {table} WHERE group_key = ?", (key,))
+            members = [model.project(row["project_id"]) for row in cursor.fetchall()]
+            items = [(p, e) for p in members if p is not None for e in p.entries
+                     if e["kind"] == "expenditure" and group_key(e) == key]
+            found = self.engine.invoice_findings(items)
+            cursor.execute(f"SELECT * FROM {self.store.table('findings', generation)} WHERE rule = 'EAR-09' "
+                           "AND group_key = ?", (key,))
+            self._reconcile(cursor, generation, cursor.fetchall(), found, position, None, key)
+
+    def _record_decisions(self, cursor: Cursor, generation: int, decisions: list[tuple[int, Any]]) -> None:
+        self.store.upsert(cursor, generation, "decisions", [
+            {"finding_id": str(e.finding_id), "position": position, "decision": e.decision, "note": e.note,
+             "actor": e.actor, "effective_on": iso(e.effective_on), "recorded_at": e.timestamp.isoformat()}
+            for position, e in decisions
+        ], ("finding_id", "position"))
+
+
+def _latest_date(project: ProjectState) -> date | None:
+    dates = [e["effective_on"] for e in project.entries] + [r["effective_on"] for r in project.revisions]
+    return max(dates, default=None)
+
+
+__all__ = ["AuditProjection", "FundState", "ProjectState", "from_record"]

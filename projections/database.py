@@ -1,0 +1,164 @@
+"""The view database: SQLite (a file beside the ledger's) or PostgreSQL (the ledger's own database and schema).
+
+SQL is written once with ``?`` placeholders and run on either; values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Any = ...) -> Any: ...
+    def executemany(self, sql: str, params: Any) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+
+
+class Database:
+    """A connection source with one API for both engines: ``transaction()`` yields a cursor, commits on exit."""
+
+    dialect = "sqlite"
+
+    def transaction(self, *, write: bool = True) -> contextlib.AbstractContextManager[Cursor]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SQLiteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, params: Any) -> Any:
+        return self._cursor.executemany(sql, params)
+
+    def fetchall(self) -> list[Any]:
+        return [dict(row) for row in self._cursor.fetchall()]
+
+    def fetchone(self) -> Any:
+        row = self._cursor.fetchone()
+        return None if row is None else dict(row)
+
+
+class SQLiteDatabase(Database):
+    """One connection per thread, WAL so readers never wait for the projection writer."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.memory = path in ("", ":memory:")
+        if self.memory:
+            self.path = f"file:views-{id(self)}?mode=memory&cache=shared"
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._keepalive = self._connect()  # an in-memory database lives while a connection is open
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30,
+                                     uri=self.memory)
+        connection.row_factory = sqlite3.Row
+        if not self.memory:
+            connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL" if not self.memory else "PRAGMA synchronous=OFF")
+        return connection
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+        return connection
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
+        connection = self._connection()
+        lock = self._write_lock if write else contextlib.nullcontext()
+        with lock:
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield _SQLiteCursor(connection.cursor())
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+        self._keepalive.close()
+
+
+class _PostgresCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self._cursor.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, params: Any) -> Any:
+        return self._cursor.executemany(self._sql(sql), params)
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def __init__(self, conninfo: str, schema: str, *, max_size: int = 8) -> None:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.schema = schema
+        self.pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, open=True,
+                                   kwargs={"row_factory": dict_row, "options": f"-c search_path={schema}",
+                                           "autocommit": True})
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
+        with self.pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def database_from_env(env: Mapping[str, str]) -> Database:
+    """Where the views live, from the same settings as the ledger: beside its SQLite file, or in its PostgreSQL."""
+    module = env.get("PERSISTENCE_MODULE", "")
+    if module == "eventsourcing.postgres":
+        from psycopg.conninfo import make_conninfo
+
+        conninfo = make_conninfo(
+            dbname=env.get("POSTGRES_DBNAME", "postgres"), host=env.get("POSTGRES_HOST", "127.0.0.1"),
+            port=env.get("POSTGRES_PORT", "5432"), user=env.get("POSTGRES_USER", "postgres"),
+            password=env.get("POSTGRES_PASSWORD") or None, connect_timeout=env.get("POSTGRES_CONNECT_TIMEOUT", "5"),
+        )
+        return PostgresDatabase(conninfo, env.get("POSTGRES_SCHEMA") or "public")
+    path = env.get("LEDGER_VIEWS_DBNAME")
+    if path is None:
+        ledger_file = env.get("SQLITE_DBNAME", "")
+        path = "" if module != "eventsourcing.sqlite" or ledger_file in ("", ":memory:") or ledger_file.startswith(
+            "file:") else f"{ledger_file}.views"
+    return SQLiteDatabase(path)

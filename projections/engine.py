@@ -1,0 +1,37 @@
+"""Runs the rules over read-model state: per project, and across projects for duplicate invoices (EAR-09)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from projections.rules import REGISTRY, Finding
+from projections.rules.earmarking import PROJECT_RULES, ProjectContext, duplicate_invoices
+from projections.rules.params import RuleParameters
+from projections.state import FundState, ProjectState, project_on
+
+
+class RuleEngine:
+    def __init__(self, parameters: RuleParameters | None = None) -> None:
+        self.parameters = parameters or RuleParameters()
+
+    def params_for(self, project: ProjectState, code: str) -> dict[str, Any]:
+        return self.parameters.for_rule(code, project.township_code, project.period_start.year)
+
+    def project_findings(self, project: ProjectState, funds: dict[str, FundState],
+                         on: date | None = None) -> list[Finding]:
+        """Every project-scoped finding; with ``on``, only what had taken effect by that business date counts."""
+        state = project if on is None else project_on(project, on)
+        context = ProjectContext(state, funds, lambda code: self.params_for(state, code))
+        return [f for code in PROJECT_RULES for f in REGISTRY[code].check(context)]
+
+    def invoice_findings(self, expenditures: Iterable[tuple[ProjectState, dict[str, Any]]]) -> list[Finding]:
+        return list(duplicate_invoices(expenditures, self.params_for))
+
+
+def funds_of(project: ProjectState, lookup: Any) -> dict[str, FundState]:
+    """The funds a project's rules look at: those it received from and those its entries name."""
+    ids = {r["fund_id"] for r in project.receipts} | {e["fund_id"] for e in project.entries if e.get("fund_id")}
+    found = {fund_id: lookup(fund_id) for fund_id in sorted(ids)}
+    return {k: v for k, v in found.items() if v is not None}

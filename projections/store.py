@@ -1,0 +1,182 @@
+"""The audit views' tables, in generations so a rebuild can fill fresh tables and swap them in while reads go on.
+
+Amounts are stored as whole fen (cents) in BIGINT columns: exact sums on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+
+from ledger.transcodings import register_ledger_transcodings
+from projections.database import Cursor, Database
+
+TABLES = {
+    "tracking": "view TEXT PRIMARY KEY, position BIGINT NOT NULL",
+    "state": "kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id)",
+    "funds": (
+        "fund_id TEXT PRIMARY KEY, region_code TEXT NOT NULL, parent_fund_id TEXT, fiscal_year INTEGER, "
+        "document_no TEXT, appropriated BIGINT, allocated_to_funds BIGINT, allocated_to_projects BIGINT, "
+        "recovered BIGINT, returned BIGINT, available BIGINT, closed_as TEXT, position BIGINT"
+    ),
+    "projects": (
+        "project_id TEXT PRIMARY KEY, code TEXT, name TEXT, township_code TEXT NOT NULL, period_start TEXT, "
+        "period_end TEXT, status TEXT, budget BIGINT, received BIGINT, returned BIGINT, committed BIGINT, "
+        "disbursed BIGINT, spent BIGINT, reversed BIGINT, position BIGINT"
+    ),
+    "lines": (
+        "project_id TEXT NOT NULL, line TEXT NOT NULL, budget BIGINT, revised BIGINT, approved BIGINT, "
+        "spent BIGINT, reversed BIGINT, PRIMARY KEY (project_id, line)"
+    ),
+    "findings": (
+        "finding_id TEXT PRIMARY KEY, rule TEXT NOT NULL, rule_version INTEGER, severity TEXT, subject_kind TEXT, "
+        "subject_id TEXT, project_id TEXT, region_code TEXT NOT NULL, finding_key TEXT, group_key TEXT, "
+        "title TEXT, detail TEXT, effective_on TEXT, params TEXT, evidence TEXT, first_position BIGINT, "
+        "updated_position BIGINT, retracted_position BIGINT, retracted_on TEXT"
+    ),
+    "invoices": "entry_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, group_key TEXT NOT NULL",
+    "decisions": (
+        "finding_id TEXT NOT NULL, position BIGINT NOT NULL, decision TEXT, note TEXT, actor TEXT, "
+        "effective_on TEXT, recorded_at TEXT, PRIMARY KEY (finding_id, position)"
+    ),
+}
+INDEXES = {
+    "funds": ["region_code"],
+    "projects": ["township_code"],
+    "findings": ["project_id", "region_code", "group_key", "rule"],
+    "invoices": ["group_key", "project_id"],
+}
+
+
+def cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+def yuan(value: int | None) -> Decimal:
+    return (Decimal(value or 0) / 100).quantize(Decimal("0.01"))
+
+
+def _transcoder() -> JSONTranscoder:
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    register_ledger_transcodings(transcoder)
+    return transcoder
+
+
+TRANSCODER = _transcoder()
+
+
+def encode(value: Any) -> str:
+    return TRANSCODER.encode(value).decode("utf8")
+
+
+def decode(text: str) -> Any:
+    return TRANSCODER.decode(text.encode("utf8"))
+
+
+class ViewStore:
+    """Table names, schema management and generation switching for the audit views."""
+
+    META = "lv_meta"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.transaction() as cursor:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.META} (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            cursor.execute(f"SELECT value FROM {self.META} WHERE name = 'generation'")
+            if cursor.fetchone() is None:
+                cursor.execute(f"INSERT INTO {self.META} (name, value) VALUES ('generation', '1') "
+                               "ON CONFLICT (name) DO NOTHING")
+            generation = self._generation(cursor)
+            self.create_tables(cursor, generation)
+
+    @staticmethod
+    def _generation(cursor: Cursor) -> int:
+        cursor.execute("SELECT value FROM lv_meta WHERE name = 'generation'")
+        return int(cursor.fetchone()["value"])
+
+    def generation(self, cursor: Cursor | None = None) -> int:
+        if cursor is not None:
+            return self._generation(cursor)
+        with self.db.transaction(write=False) as c:
+            return self._generation(c)
+
+    def lock_generation(self, cursor: Cursor) -> int:
+        """Reads the live generation, holding it against a concurrent swap until the transaction ends."""
+        if self.db.dialect == "postgres":
+            cursor.execute("SELECT value FROM lv_meta WHERE name = 'generation' FOR UPDATE")
+            return int(cursor.fetchone()["value"])
+        return self._generation(cursor)
+
+    @staticmethod
+    def table(name: str, generation: int) -> str:
+        return f"lv{int(generation)}_{name}"
+
+    def create_tables(self, cursor: Cursor, generation: int) -> None:
+        for name, columns in TABLES.items():
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.table(name, generation)} ({columns})")
+            for column in INDEXES.get(name, []):
+                table = self.table(name, generation)
+                cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})")
+
+    def drop_tables(self, cursor: Cursor, generation: int) -> None:
+        for name in TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table(name, generation)}")
+
+    def switch_generation(self, cursor: Cursor, generation: int) -> None:
+        cursor.execute("UPDATE lv_meta SET value = ? WHERE name = 'generation'", (str(generation),))
+
+    # -- tracking ------------------------------------------------------------------------------------------------
+
+    def position(self, cursor: Cursor, generation: int, view: str = "audit") -> int:
+        cursor.execute(f"SELECT position FROM {self.table('tracking', generation)} WHERE view = ?", (view,))
+        row = cursor.fetchone()
+        return 0 if row is None else int(row["position"])
+
+    def set_position(self, cursor: Cursor, generation: int, position: int, view: str = "audit") -> None:
+        cursor.execute(
+            f"INSERT INTO {self.table('tracking', generation)} (view, position) VALUES (?, ?) "
+            "ON CONFLICT (view) DO UPDATE SET position = excluded.position",
+            (view, position),
+        )
+
+    # -- state blobs ---------------------------------------------------------------------------------------------
+
+    def load_state(self, cursor: Cursor, generation: int, kind: str, ident: str) -> dict[str, Any] | None:
+        cursor.execute(f"SELECT body FROM {self.table('state', generation)} WHERE kind = ? AND id = ?",
+                       (kind, ident))
+        row = cursor.fetchone()
+        return None if row is None else decode(row["body"])
+
+    def save_states(self, cursor: Cursor, generation: int, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        cursor.executemany(
+            f"INSERT INTO {self.table('state', generation)} (kind, id, body) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+            [(kind, ident, encode(body)) for kind, ident, body in rows],
+        )
+
+    def upsert(self, cursor: Cursor, generation: int, name: str, rows: list[dict[str, Any]],
+               key: tuple[str, ...]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        cursor.executemany(
+            f"INSERT INTO {self.table(name, generation)} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
+            [tuple(row[c] for c in columns) for row in rows],
+        )
+
+
+def iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

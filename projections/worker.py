@@ -1,0 +1,151 @@
+"""The projection worker: follows the ledger's notification log by polling, one transaction per batch.
+
+Each batch's view rows and the tracking position are committed together, so a worker killed at any point resumes
+from the last committed position and applies every event exactly once. Rebuilds fill a fresh generation of tables
+from position 0 and swap it in; reads keep using the old generation until the swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.application import LedgerApplication
+from projections.audit import AuditProjection
+from projections.database import Database
+from projections.engine import RuleEngine
+from projections.store import ViewStore
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Status:
+    generation: int
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"view": "audit", "generation": self.generation, "position": self.position, "head": self.head,
+                "lag_events": self.lag_events, "lag_seconds": round(self.lag_seconds, 3)}
+
+
+class ProjectionWorker:
+    def __init__(self, app: LedgerApplication, db: Database, engine: RuleEngine | None = None,
+                 batch_size: int = 500) -> None:
+        self.app = app
+        self.db = db
+        self.store = ViewStore(db)
+        self.projection = AuditProjection(self.store, app.mapper, engine)
+        self.batch_size = batch_size
+
+    def _select(self, after: int, limit: int) -> Any:
+        return self.app.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+
+    def run_once(self) -> int:
+        """Processes the next batch, if any; returns how many events it applied."""
+        with self.db.transaction() as cursor:
+            generation = self.store.lock_generation(cursor)
+            notifications = self._select(self.store.position(cursor, generation), self.batch_size)
+            if not notifications:
+                return 0
+            return self.projection.process(cursor, generation, notifications)
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        total = 0
+        while True:
+            applied = self.run_once()
+            if not applied:
+                return total
+            total += applied
+            if progress is not None:
+                progress(self.position(), self.head())
+
+    def position(self) -> int:
+        with self.db.transaction(write=False) as cursor:
+            return self.store.position(cursor, self.store.generation(cursor))
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Read-your-writes: waits (bounded) until the views have applied ``position``; True if they have."""
+        deadline = time.monotonic() + timeout
+        while self.position() < position:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def status(self) -> Status:
+        with self.db.transaction(write=False) as cursor:
+            generation = self.store.generation(cursor)
+            position = self.store.position(cursor, generation)
+        head = self.head()
+        lag_seconds = 0.0
+        if head > position:
+            pending = self._select(position, 1)
+            if pending:
+                recorded = self.app.mapper.to_domain_event(pending[0]).timestamp
+                lag_seconds = max(0.0, (datetime.now(UTC) - recorded).total_seconds())
+        return Status(generation, position, head, head - position, lag_seconds)
+
+    def rebuild(self, progress: Progress | None = None) -> Status:
+        """Rebuilds every view from position 0 into fresh tables, then swaps them in atomically."""
+        with self.db.transaction() as cursor:
+            old = self.store.generation(cursor)
+            new = old + 1
+            self.store.drop_tables(cursor, new)
+            self.store.create_tables(cursor, new)
+        position, head = 0, self.head()
+        while True:
+            with self.db.transaction() as cursor:
+                notifications = self._select(position, self.batch_size)
+                if not notifications:
+                    break
+                self.projection.process(cursor, new, notifications)
+                position = notifications[-1].id
+            if progress is not None:
+                progress(position, max(head, position))
+        with self.db.transaction() as cursor:
+            self.store.lock_generation(cursor)
+            while notifications := self._select(position, self.batch_size):
+                self.projection.process(cursor, new, notifications)
+                position = notifications[-1].id
+            self.store.switch_generation(cursor, new)
+        with self.db.transaction() as cursor:
+            self.store.drop_tables(cursor, old)
+        log.info("rebuilt audit views into generation %s up to position %s", new, position)
+        return self.status()
+
+    def run_forever(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
+        """Polls until ``stop`` is set; errors are logged and retried, so a database outage does not end it."""
+        backoff = poll_interval
+        while not stop.is_set():
+            try:
+                applied = self.run_once()
+                backoff = poll_interval
+            except Exception:  # the worker must outlive a database restart
+                log.exception("projection batch failed; retrying in %.1fs", backoff)
+                applied = 0
+                backoff = min(backoff * 2, 10.0)
+            if not applied:
+                stop.wait(backoff)
+
+
+def start_in_background(worker: ProjectionWorker, poll_interval: float = 0.2) -> tuple[threading.Thread,
+                                                                                     threading.Event]:
+    """Runs the worker in a daemon thread (the embedded default inside ``ledger serve``)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop, poll_interval), name="projection-worker",
+                              daemon=True)
+    thread.start()
+    return thread, stop
