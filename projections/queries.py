@@ -1,0 +1,217 @@
+"""Reads of the audit views, for the API, the console and exports. Every query runs on the live generation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+from ledger.finding_case import STATUS_AFTER
+from ledger.regions import children, get_division, normalise_scope
+from projections.engine import RuleEngine, funds_of
+from projections.rules import Finding
+from projections.state import FundState, ProjectState, from_record
+from projections.store import Cursor, ViewStore, yuan
+
+MONEY_COLUMNS = ("appropriated", "allocated_to_funds", "allocated_to_projects", "recovered", "returned", "available",
+                 "budget", "received", "committed", "disbursed", "spent", "reversed", "revised", "approved")
+FINDING_STATUSES = ("open", *STATUS_AFTER.values(), "retracted")
+
+
+def _money(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (yuan(v) if k in MONEY_COLUMNS else v) for k, v in row.items()}
+
+
+def _prefix(code: str) -> str:
+    return normalise_scope(code)
+
+
+class AuditQueries:
+    def __init__(self, store: ViewStore, engine: RuleEngine | None = None) -> None:
+        self.store = store
+        self.engine = engine or RuleEngine()
+
+    def _t(self, cursor: Cursor, name: str) -> str:
+        return self.store.table(name, self.store.generation(cursor))
+
+    # -- findings ------------------------------------------------------------------------------------------------
+
+    def list_findings(
+        self,
+        *,
+        scope: str = "",
+        region: str | None = None,
+        rule: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+        project: str | None = None,
+        on: date | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Findings inside ``scope`` (and ``region``), oldest first, paged by finding id after ``after``."""
+        with self.store.db.transaction(write=False) as cursor:
+            findings, decisions = self._t(cursor, "findings"), self._t(cursor, "decisions")
+            where, params = ["f.region_code LIKE ?"], [_prefix(scope) + "%"]
+            if region:
+                where.append("f.region_code LIKE ?")
+                params.append(_prefix(region) + "%")
+            for column, value in (("f.rule", rule), ("f.severity", severity), ("f.project_id", project)):
+                if value:
+                    where.append(f"{column} = ?")
+                    params.append(value)
+            if on is not None:
+                where.append("f.effective_on <= ? AND (f.retracted_on IS NULL OR f.retracted_on > ?)")
+                params += [on.isoformat(), on.isoformat()]
+            if status != "retracted" and on is None:
+                where.append("f.retracted_position IS NULL")
+            if after:
+                where.append("(f.first_position, f.finding_id) > (SELECT first_position, finding_id FROM "
+                             f"{findings} WHERE finding_id = ?)")
+                params.append(after)
+            cursor.execute(
+                f"SELECT f.*, (SELECT d.decision FROM {decisions} d WHERE d.finding_id = f.finding_id "
+                "ORDER BY d.position DESC LIMIT 1) AS last_decision "
+                f"FROM {findings} f WHERE {' AND '.join(where)} ORDER BY f.first_position, f.finding_id",
+                params,
+            )
+            rows = [self._finding(row) for row in cursor.fetchall()]
+        if status:
+            rows = [r for r in rows if r["status"] == status]
+        return rows[:limit]
+
+    @staticmethod
+    def _finding(row: Mapping[str, Any]) -> dict[str, Any]:
+        result = dict(row)
+        decision = result.pop("last_decision", None)
+        if result.get("retracted_position") is not None:
+            result["status"] = "retracted"
+        else:
+            result["status"] = STATUS_AFTER.get(decision, "open") if decision else "open"
+        result["params"] = json.loads(result["params"] or "{}")
+        result["evidence"] = json.loads(result["evidence"] or "[]")
+        return result
+
+    def get_finding(self, finding_id: str) -> dict[str, Any] | None:
+        with self.store.db.transaction(write=False) as cursor:
+            findings, decisions = self._t(cursor, "findings"), self._t(cursor, "decisions")
+            cursor.execute(
+                f"SELECT f.*, (SELECT d.decision FROM {decisions} d WHERE d.finding_id = f.finding_id "
+                f"ORDER BY d.position DESC LIMIT 1) AS last_decision FROM {findings} f WHERE f.finding_id = ?",
+                (finding_id,),
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            cursor.execute(f"SELECT * FROM {decisions} WHERE finding_id = ? ORDER BY position", (finding_id,))
+            history = cursor.fetchall()
+        finding = self._finding(row)
+        finding["decisions"] = history
+        return finding
+
+    # -- roll-ups and project ledgers ------------------------------------------------------------------------------
+
+    def region_rollup(self, code: str, *, scope: str = "") -> dict[str, Any]:
+        """Money and findings for a province, city, county or township, and each of its children."""
+        division = get_division(code)
+        with self.store.db.transaction(write=False) as cursor:
+            totals = self._region_totals(cursor, division.code)
+            parts = [{"code": c.code, "name": c.name, "level": c.level, **self._region_totals(cursor, c.code)}
+                     for c in children(division.code)]
+            findings = self._t(cursor, "findings")
+            cursor.execute(
+                f"SELECT rule, severity, COUNT(*) AS n FROM {findings} WHERE region_code LIKE ? "
+                "AND retracted_position IS NULL GROUP BY rule, severity ORDER BY rule, severity",
+                (_prefix(division.code) + "%",),
+            )
+            by_rule = cursor.fetchall()
+        return {"code": division.code, "name": division.name, "level": division.level, **totals,
+                "findings": [{"rule": r["rule"], "severity": r["severity"], "count": int(r["n"])} for r in by_rule],
+                "children": [p for p in parts if p["projects"] or p["funds"] or p["open_findings"]]}
+
+    def _region_totals(self, cursor: Cursor, code: str) -> dict[str, Any]:
+        prefix = _prefix(code) + "%"
+        cursor.execute(
+            f"SELECT COUNT(*) AS funds, COALESCE(SUM(CASE WHEN parent_fund_id IS NULL OR parent_fund_id NOT IN "
+            f"(SELECT fund_id FROM {self._t(cursor, 'funds')} WHERE region_code LIKE ?) THEN appropriated ELSE 0 "
+            "END), 0) AS funds_in, COALESCE(SUM(available), 0) AS held, COALESCE(SUM(returned), 0) AS returned_up "
+            f"FROM {self._t(cursor, 'funds')} WHERE region_code LIKE ?",
+            (prefix, prefix),
+        )
+        funds = cursor.fetchone()
+        cursor.execute(
+            "SELECT COUNT(*) AS projects, COALESCE(SUM(budget), 0) AS budget, COALESCE(SUM(received), 0) AS received, "
+            "COALESCE(SUM(returned), 0) AS returned, COALESCE(SUM(committed), 0) AS committed, "
+            "COALESCE(SUM(disbursed), 0) AS disbursed, COALESCE(SUM(spent), 0) AS spent, "
+            f"COALESCE(SUM(reversed), 0) AS reversed FROM {self._t(cursor, 'projects')} WHERE township_code LIKE ?",
+            (prefix,),
+        )
+        projects = cursor.fetchone()
+        cursor.execute(f"SELECT COUNT(*) AS n FROM {self._t(cursor, 'findings')} WHERE region_code LIKE ? "
+                       "AND retracted_position IS NULL", (prefix,))
+        open_findings = int(cursor.fetchone()["n"])
+        return {
+            "funds": int(funds["funds"]), "funds_in": yuan(funds["funds_in"]), "held": yuan(funds["held"]),
+            "returned_up": yuan(funds["returned_up"]), "projects": int(projects["projects"]),
+            "budget": yuan(projects["budget"]), "received": yuan(projects["received"] - projects["returned"]),
+            "committed": yuan(projects["committed"]), "disbursed": yuan(projects["disbursed"]),
+            "spent": yuan(projects["spent"]), "reversed": yuan(projects["reversed"]),
+            "open_findings": open_findings,
+        }
+
+    def project_ledger(self, project_id: str) -> dict[str, Any] | None:
+        with self.store.db.transaction(write=False) as cursor:
+            cursor.execute(f"SELECT * FROM {self._t(cursor, 'projects')} WHERE project_id = ?", (project_id,))
+            project = cursor.fetchone()
+            if project is None:
+                return None
+            cursor.execute(f"SELECT * FROM {self._t(cursor, 'lines')} WHERE project_id = ? ORDER BY line",
+                           (project_id,))
+            lines = [_money(r) for r in cursor.fetchall()]
+        return {**_money(project), "lines": lines}
+
+    def fund_balances(self, *, scope: str = "", region: str | None = None) -> list[dict[str, Any]]:
+        with self.store.db.transaction(write=False) as cursor:
+            params = [_prefix(scope) + "%", _prefix(region or scope) + "%"]
+            cursor.execute(f"SELECT * FROM {self._t(cursor, 'funds')} WHERE region_code LIKE ? AND region_code "
+                           "LIKE ? ORDER BY region_code, document_no", params)
+            return [_money(r) for r in cursor.fetchall()]
+
+    # -- dry run ---------------------------------------------------------------------------------------------------
+
+    def load_project(self, project_id: str) -> tuple[ProjectState, dict[str, FundState]] | None:
+        with self.store.db.transaction(write=False) as cursor:
+            generation = self.store.generation(cursor)
+            record = self.store.load_state(cursor, generation, "project", project_id)
+            if record is None:
+                return None
+            project: ProjectState = from_record(ProjectState, record)
+
+            def fund(fund_id: str) -> FundState | None:
+                fund_record = self.store.load_state(cursor, generation, "fund", fund_id)
+                return None if fund_record is None else from_record(FundState, fund_record)
+
+            return project, funds_of(project, fund)
+
+    def check_expenditure(self, project_id: str, expenditure: dict[str, Any]) -> list[Finding] | None:
+        """The findings an expenditure would add to its project, without posting it (EAR-09 within the project)."""
+        loaded = self.load_project(project_id)
+        if loaded is None:
+            return None
+        project, funds = loaded
+        before = {f.finding_id for f in self.engine.project_findings(project, funds)}
+        entry = {"entry_id": f"dry-run-{uuid4()}", "kind": "expenditure", "reversed_by": None,
+                 "ref": {"event_id": "dry-run", "position": 10**18, "type": "ExpenditureRecorded",
+                         "effective_on": expenditure["effective_on"]},
+                 **{k: expenditure.get(k) for k in ("line", "amount", "payee_name", "payee_kind", "payee_uscc",
+                                                    "invoice_no", "fund_id", "effective_on")}}
+        if entry["fund_id"] is not None:
+            entry["fund_id"] = str(entry["fund_id"])
+        project.entries.append(entry)
+        after = self.engine.project_findings(project, funds)
+        duplicates = [f for f in self.engine.invoice_findings((project, e) for e in project.entries)
+                      if f.key == entry["entry_id"]]
+        return [f for f in after if f.finding_id not in before] + duplicates
+
