@@ -74,6 +74,9 @@ class LedgerApplication(Application[UUID]):
     """The write side of the ledger and the entity reads (current, as of a recorded instant, or at a version)."""
 
     name = "ledger"
+    # Recently used aggregates stay in memory and are fast-forwarded from the store on each use, so a cached copy
+    # is never stale; each use works on a deep copy, so a refused command cannot leave half-applied state behind.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "500"}  # noqa: RUF012 - the library's API
     snapshotting_intervals = {Fund: 200, Project: 200, Procurement: 100}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -127,7 +128,7 @@ class AuditProjection:
             cursor.execute(f"SELECT * FROM {store.table('findings', generation)} WHERE project_id = ? "
                            "AND rule <> 'EAR-09'", (project.id,))
             self._reconcile(cursor, generation, cursor.fetchall(), found, last, _latest_date(project))
-        self._refresh_invoices(cursor, generation, model, projects, last)
+        self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last)
         self._record_decisions(cursor, generation, decisions)
         store.set_position(cursor, generation, last)
         return len(notifications)
@@ -152,26 +153,44 @@ class AuditProjection:
                                "retracted_on = ? WHERE finding_id = ?", gone)
 
     def _refresh_invoices(self, cursor: Cursor, generation: int, model: ReadModel, projects: list[ProjectState],
-                          position: int) -> None:
-        """EAR-09 looks across projects: re-judge every invoice group a touched project takes part in."""
+                          first: int, last: int) -> None:
+        """EAR-09 looks across projects: re-judge the invoice groups that this batch's entries or reversals touch."""
         table = self.store.table("invoices", generation)
-        rows, groups = [], set()
+        changed: dict[str, dict[str, Any]] = {}
         for project in projects:
+            reversed_now = {e["reversed_entry_id"] for e in project.entries
+                            if e["kind"] == "reversal" and first <= e["ref"]["position"] <= last}
             for entry in project.entries:
                 key = group_key(entry) if entry["kind"] == "expenditure" else None
-                if key is not None:
-                    rows.append({"entry_id": entry["entry_id"], "project_id": project.id, "group_key": key})
-                    groups.add(key)
-        self.store.upsert(cursor, generation, "invoices", rows, ("entry_id",))
-        for key in sorted(groups):
-            cursor.execute(f"SELECT DISTINCT project_id FROM {table} WHERE group_key = ?", (key,))
-            members = [model.project(row["project_id"]) for row in cursor.fetchall()]
-            items = [(p, e) for p in members if p is not None for e in p.entries
-                     if e["kind"] == "expenditure" and group_key(e) == key]
-            found = self.engine.invoice_findings(items)
-            cursor.execute(f"SELECT * FROM {self.store.table('findings', generation)} WHERE rule = 'EAR-09' "
-                           "AND group_key = ?", (key,))
-            self._reconcile(cursor, generation, cursor.fetchall(), found, position, None, key)
+                if key is not None and (first <= entry["ref"]["position"] <= last
+                                        or entry["entry_id"] in reversed_now):
+                    changed[entry["entry_id"]] = {"entry_id": entry["entry_id"], "project_id": project.id,
+                                                  "group_key": key}
+        self.store.upsert(cursor, generation, "invoices", list(changed.values()), ("entry_id",))
+        keys = sorted({row["group_key"] for row in changed.values()})
+        members: dict[str, set[str]] = {}
+        entries: Counter[str] = Counter()
+        for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(f"SELECT group_key, project_id FROM {table} WHERE group_key IN ({marks})", chunk)
+            for row in cursor.fetchall():
+                members.setdefault(row["group_key"], set()).add(row["project_id"])
+                entries[row["group_key"]] += 1
+            cursor.execute(f"SELECT DISTINCT group_key FROM {self.store.table('findings', generation)} "
+                           f"WHERE rule = 'EAR-09' AND group_key IN ({marks})", chunk)
+            flagged = {row["group_key"] for row in cursor.fetchall()}
+            for key in chunk:
+                if entries[key] >= 2 or key in flagged:
+                    self._judge_invoice_group(cursor, generation, model, key, sorted(members[key]), last)
+
+    def _judge_invoice_group(self, cursor: Cursor, generation: int, model: ReadModel, key: str,
+                             project_ids: list[str], position: int) -> None:
+        items = [(p, e) for p in (model.project(i) for i in project_ids) if p is not None for e in p.entries
+                 if e["kind"] == "expenditure" and group_key(e) == key]
+        found = self.engine.invoice_findings(items)
+        cursor.execute(f"SELECT * FROM {self.store.table('findings', generation)} WHERE rule = 'EAR-09' "
+                       "AND group_key = ?", (key,))
+        self._reconcile(cursor, generation, cursor.fetchall(), found, position, None, key)
 
     def _record_decisions(self, cursor: Cursor, generation: int, decisions: list[tuple[int, Any]]) -> None:
         self.store.upsert(cursor, generation, "decisions", [

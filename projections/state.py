@@ -84,7 +84,8 @@ class ProjectState:
 
 
 def to_record(state: FundState | ProjectState) -> dict[str, Any]:
-    return asdict(state)
+    """The state as plain data for storage (shallow: the encoder walks the nested lists and dicts)."""
+    return {f.name: getattr(state, f.name) for f in fields(state)}
 
 
 def from_record(cls: type[FundState] | type[ProjectState], record: dict[str, Any]) -> Any:
