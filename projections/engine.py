@@ -6,9 +6,12 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from ledger.regions import get_division
 from projections.rules import REGISTRY, Finding
 from projections.rules.earmarking import PROJECT_RULES, ProjectContext, duplicate_invoices
 from projections.rules.params import RuleParameters
+from projections.rules.performance import PERFORMANCE_RULES
+from projections.rules.progress import PROJECT_LAG_RULES, LagContext, fund_lags
 from projections.state import FundState, ProjectState, project_on
 
 
@@ -24,7 +27,18 @@ class RuleEngine:
         """Every project-scoped finding; with ``on``, only what had taken effect by that business date counts."""
         state = project if on is None else project_on(project, on)
         context = ProjectContext(state, funds, lambda code: self.params_for(state, code))
-        return [f for code in PROJECT_RULES for f in REGISTRY[code].check(context)]
+        return [f for code in (*PROJECT_RULES, *PERFORMANCE_RULES) for f in REGISTRY[code].check(context)]
+
+    def lag_findings(self, project: ProjectState, funds: dict[str, FundState], on: date) -> list[Finding]:
+        """The time-based progress findings of a project on an evaluation date."""
+        state = project_on(project, on)
+        context = LagContext(state, funds, lambda code: self.params_for(state, code), on)
+        return [f for code in PROJECT_LAG_RULES for f in REGISTRY[code].check(context)]
+
+    def fund_lag_findings(self, fund: FundState, on: date) -> list[Finding]:
+        level = get_division(fund.holder_region).level
+        return list(fund_lags(fund, on, lambda code: self.parameters.for_rule(code, fund.holder_region,
+                                                                              fund.fiscal_year), level))
 
     def invoice_findings(self, expenditures: Iterable[tuple[ProjectState, dict[str, Any]]]) -> list[Finding]:
         return list(duplicate_invoices(expenditures, self.params_for))

@@ -253,7 +253,7 @@ def over_disbursement(ctx: ProjectContext) -> Iterator[Finding]:
             return
 
 
-def _condition_met_on(p: ProjectState, contract: dict[str, Any], condition: str) -> date | None:
+def condition_met_on(p: ProjectState, contract: dict[str, Any], condition: str) -> date | None:
     if condition == "signing":
         return contract["signed_on"]
     kind = "midterm" if condition == "midterm_passed" else "final"
@@ -275,7 +275,7 @@ def installment_paid_early(ctx: ProjectContext) -> Iterator[Finding]:
         installment = next((i for i in contract["installments"] if i["no"] == d["installment"]), None)
         if installment is None:
             continue
-        met_on = _condition_met_on(p, contract, installment["condition"])
+        met_on = condition_met_on(p, contract, installment["condition"])
         if met_on is None or d["effective_on"] < met_on:
             yield ctx.finding("EAR-11", 1, "S2", d["entry_id"], "提前拨付",
                               f"第 {d['installment']} 期款的拨付条件（{installment['condition']}）"

@@ -23,6 +23,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "EAR-08": {"grace_days": 30},
     "EAR-12": {"tolerance": Decimal("0.00")},
     "EAR-13": {"share": Decimal("0.30")},
+    "LAG-01": {"gap": Decimal("0.10"), "serious_gap": Decimal("0.20"), "q3_minimum": Decimal("0.60")},
+    "LAG-02": {"low": Decimal("0.80"), "high": Decimal("1.20"), "months": 2},
+    "LAG-03": {"warning": Decimal("0.80"), "serious": Decimal("0.60")},
+    "LAG-04": {"days": 90},
+    "LAG-05": {"province_days": 30, "lower_days": 60},
+    "LAG-06": {"days_after_midpoint": 30},
+    "LAG-07": {"days": 90},
+    "LAG-08": {"due_day": 10},
+    "LAG-09": {"days": 30},
+    "PRF-02": {"output_effect_minimum": Decimal("60")},
+    "PRF-04": {"margin": Decimal("10")},
 }
 
 
