@@ -1,0 +1,94 @@
+"""覆盖率: township units with an operating station, per region, against planned targets (LAG-10).
+
+Which township codes count is a setting: statistical functional zones (开发区/新区, county digits 71–80) and
+政企合一 units (township digits 400–599) are left out by default, and every figure states its denominator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ledger.regions import get_division, is_functional_zone, township_kind, townships_under
+from projections.rules import Finding
+
+
+@dataclass(frozen=True)
+class CoverageTarget:
+    """A plan: ``share`` of the region's counted township units operating by ``by``, starting at ``start``."""
+
+    region: str
+    share: Decimal
+    by: date
+    start: date
+    note: str = ""
+
+
+# The plans in the design notes: 兰州市 fully covered in 2023 (its "110 townships"), 拉萨市's 65 bilingual stations
+# by end-2024, 河北省 full coverage by end-2023 (campaign from February 2023).
+DEFAULT_TARGETS = (
+    CoverageTarget("620100", Decimal("1"), date(2023, 12, 31), date(2023, 1, 1), "兰州市乡镇(街道)社工站全覆盖"),
+    CoverageTarget("540100", Decimal("1"), date(2024, 12, 31), date(2023, 1, 1), "拉萨市65个双语社工站"),
+    CoverageTarget("130000", Decimal("1"), date(2023, 12, 31), date(2023, 2, 1), "河北省乡镇(街道)社工站全覆盖"),
+)
+
+
+@dataclass(frozen=True)
+class CountingRule:
+    include_functional_zones: bool = False
+    include_enterprise_units: bool = False
+
+    def counts(self, code: str) -> bool:
+        if not self.include_functional_zones and is_functional_zone(code[:6]):
+            return False
+        return self.include_enterprise_units or township_kind(code) != "enterprise"
+
+    def describe(self) -> str:
+        left_out = [name for name, included in (("功能区", self.include_functional_zones),
+                                                ("政企合一单位", self.include_enterprise_units)) if not included]
+        return "统计用区划代码（2023）中的乡级单位" + (f"，不含{'、'.join(left_out)}" if left_out else "")
+
+
+def coverage(region: str, operating: set[str], on: date, rule: CountingRule | None = None,
+             targets: tuple[CoverageTarget, ...] = DEFAULT_TARGETS) -> dict[str, Any]:
+    """Coverage of one region on a date, given the township codes with an operating station."""
+    rule = rule or CountingRule()
+    division = get_division(region)
+    units = [t.code for t in townships_under(division.code) if rule.counts(t.code)]
+    covered = sum(1 for code in units if code in operating)
+    share = Decimal(covered) / Decimal(len(units)) if units else Decimal(0)
+    target = next((t for t in targets if t.region == division.code), None)
+    planned = planned_share(target, on) if target else None
+    return {
+        "code": division.code, "name": division.name, "level": division.level, "on": on,
+        "township_units": len(units), "denominator": rule.describe(), "operating": covered,
+        "coverage": share.quantize(Decimal("0.0001")),
+        "target": None if target is None else {"share": target.share, "by": target.by, "note": target.note,
+                                               "planned_on_date": planned},
+        "behind_plan": planned is not None and share < planned,
+    }
+
+
+def planned_share(target: CoverageTarget, on: date) -> Decimal:
+    """The straight line from nothing at the plan's start to its share at its deadline."""
+    if on >= target.by:
+        return target.share
+    if on <= target.start:
+        return Decimal(0)
+    elapsed = Decimal((on - target.start).days) / Decimal((target.by - target.start).days)
+    return (target.share * elapsed).quantize(Decimal("0.0001"))
+
+
+def coverage_finding(figure: dict[str, Any]) -> Finding | None:
+    """LAG-10 for a region whose coverage is below the straight line to its target."""
+    if not figure["behind_plan"]:
+        return None
+    target = figure["target"]
+    return Finding(rule="LAG-10", version=1, severity="S3", subject_kind="region", subject_id=figure["code"],
+                   region_code=figure["code"], key=f"coverage:{target['by']}", title="社工站覆盖滞后",
+                   detail=(f"{figure['name']}截至 {figure['on']} 覆盖 {figure['operating']}/{figure['township_units']}"
+                           f"（{figure['coverage']:.2%}），低于计划进度 {target['planned_on_date']:.2%}；"
+                           f"口径：{figure['denominator']}"),
+                   effective_on=figure["on"], params={"target": str(target["share"]), "by": str(target["by"])})
