@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
@@ -46,6 +46,7 @@ from ledger.positions import positions_of
 from ledger.procurement import METHODS, Procurement
 from ledger.project import Project
 from ledger.regions import get_division, is_within
+from ledger.repository import cache_safe_repository
 from ledger.steps import parse_step
 from ledger.transcodings import register_ledger_transcodings
 from ledger.views import event_view, fund_view, procurement_view, project_view
@@ -76,12 +77,15 @@ class LedgerApplication(Application[UUID]):
     name = "ledger"
     # Recently used aggregates stay in memory and are fast-forwarded from the store on each use, so a cached copy
     # is never stale; each use works on a deep copy, so a refused command cannot leave half-applied state behind.
-    env = {"AGGREGATE_CACHE_MAXSIZE": "500"}  # noqa: RUF012 - the library's API
+    env = {"AGGREGATE_CACHE_MAXSIZE": "500"}
     snapshotting_intervals = {Fund: 200, Project: 200, Procurement: 100}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_ledger_transcodings(transcoder)
+
+    def construct_repository(self) -> Repository[UUID]:
+        return cache_safe_repository(self)  # threads share the aggregate cache safely (see ledger/repository.py)
 
     # -- the transaction: idempotency, retries, positions ---------------------------------------------------------
 
@@ -92,7 +96,15 @@ class LedgerApplication(Application[UUID]):
                 replayed = self._replay(actor, idempotency)
                 if replayed is not None:
                     return replayed
-            result, aggregates = operation()
+            try:
+                result, aggregates = operation()
+            except LedgerError:
+                # The same request, sent again while its first attempt was in flight, may have been posted by that
+                # attempt just now, and been refused here because of it: the sender gets that posting instead.
+                replayed = self._replay(actor, idempotency) if idempotency is not None else None
+                if replayed is not None:
+                    return replayed
+                raise
             pending: list[Aggregate] = list(aggregates)
             if idempotency is not None:
                 pending.append(
@@ -110,6 +122,9 @@ class LedgerApplication(Application[UUID]):
                 time.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
             return {**result, "position": max(r.notification.id for r in recordings), "replayed": False}
+        replayed = self._replay(actor, idempotency) if idempotency is not None else None
+        if replayed is not None:  # the last conflict was that same request being posted by another attempt
+            return replayed
         raise VersionConflictError(f"gave up after {MAX_ATTEMPTS} concurrent changes; try again")
 
     def _replay(self, actor: Actor, idempotency: Idempotency) -> Result | None:
