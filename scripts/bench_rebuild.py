@@ -13,10 +13,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ledger.application import LedgerApplication  # noqa: E402
-from projections.database import database_from_env  # noqa: E402
-from projections.worker import ProjectionWorker  # noqa: E402
-from scripts.workload import build_province_year  # noqa: E402
+from ledger.application import LedgerApplication
+from projections.database import database_from_env
+from projections.worker import ProjectionWorker
+from scripts.workload import build_province_year
 
 
 def main() -> None:

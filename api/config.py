@@ -1,0 +1,74 @@
+"""Configuration of the HTTP API: defaults, environment variables (read here, at the edge) and the store's env.
+
+``create_app(config)`` takes a dict of the same keys as the environment variables; with no dict it reads them from
+the process environment. Every key is listed, with its default, in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+
+DEFAULTS: dict[str, Any] = {
+    "LEDGER_DATA_DIR": "./instance",
+    "LEDGER_MAX_BODY": MIB,
+    "LEDGER_TOKEN_CACHE_SECONDS": 5.0,
+    "LEDGER_LOG_LEVEL": "INFO",
+    "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+}
+
+# Keys handed to eventsourcing (each may also carry the application-name prefix LEDGER_, which the library reads).
+PERSISTENCE_KEYS = (
+    "PERSISTENCE_MODULE",
+    "SQLITE_DBNAME",
+    "SQLITE_LOCK_TIMEOUT",
+    "POSTGRES_DBNAME",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_SCHEMA",
+    "POSTGRES_LOCK_TIMEOUT",
+    "POSTGRES_POOL_SIZE",
+    "POSTGRES_MAX_OVERFLOW",
+    "POSTGRES_CONNECT_TIMEOUT",
+    "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+    "CREATE_TABLE",
+)
+API_KEYS = ("LEDGER_DATA_DIR", "LEDGER_MAX_BODY", "LEDGER_TOKEN_CACHE_SECONDS", "LEDGER_LOG_LEVEL")
+
+
+def load_config(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The effective configuration: defaults, then either ``config`` or (when it is None) the environment."""
+    values = dict(DEFAULTS)
+    if config is None:
+        source = os.environ if environ is None else environ
+        values.update({k: source[k] for k in (*API_KEYS, *PERSISTENCE_KEYS) if k in source})
+    else:
+        values.update(config)
+    values["LEDGER_MAX_BODY"] = int(values["LEDGER_MAX_BODY"])
+    values["LEDGER_TOKEN_CACHE_SECONDS"] = float(values["LEDGER_TOKEN_CACHE_SECONDS"])
+    return values
+
+
+def persistence_env(values: Mapping[str, Any]) -> dict[str, str]:
+    """The environment for ``LedgerApplication(env=...)``: SQLite under the data directory unless told otherwise."""
+    env = {k: str(values[k]) for k in PERSISTENCE_KEYS if values.get(k) is not None}
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
+        env.setdefault("SQLITE_DBNAME", str(Path(str(values["LEDGER_DATA_DIR"])) / "ledger.sqlite"))
+        env.setdefault("SQLITE_LOCK_TIMEOUT", "10")
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        env.setdefault("POSTGRES_LOCK_TIMEOUT", "5")
+    env.setdefault("CREATE_TABLE", "y")
+    return env
+
+
+def ensure_data_dir(env: Mapping[str, str]) -> None:
+    """Creates the directory of an SQLite database file (not for ':memory:' or URIs)."""
+    dbname = env.get("SQLITE_DBNAME", "")
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" and dbname and not dbname.startswith(("file:", ":")):
+        Path(dbname).parent.mkdir(parents=True, exist_ok=True)
