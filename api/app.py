@@ -16,7 +16,7 @@ from api.config import load_config
 from api.extension import init_ledger
 from api.metrics import init_metrics
 from api.problems import register_error_handlers
-from api.resources import events, funds, ops, procurements, projects, tokens
+from api.resources import audit, events, funds, ops, procurements, projects, tokens
 from api.schemas.common import ProblemSchema
 from api.schemas.procurements import STEP_SCHEMAS
 
@@ -68,7 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     api = LedgerApi(app, spec_kwargs={"info": {"description": "HTTP API of the welfare-lottery fund ledger."}})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-    for module in (funds, projects, procurements, events, tokens):
+    for module in (funds, projects, procurements, events, tokens, audit):
         api.register_blueprint(module.blp)
     for step_schema in dict.fromkeys(STEP_SCHEMAS.values()):  # the `details` of each procurement step
         api.spec.components.schema(f"Step{step_schema.__name__}", schema=step_schema)

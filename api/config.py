@@ -19,7 +19,12 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_TOKEN_CACHE_SECONDS": 5.0,
     "LEDGER_LOG_LEVEL": "INFO",
     "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+    "LEDGER_PROJECTIONS": "thread",
+    "LEDGER_READ_WAIT_SECONDS": 5.0,
 }
+PROJECTION_MODES = ("thread", "external", "inline")
+# Keys of the read side (views database, rule parameters, batch size), handed to projections with the store's env.
+READ_SIDE_KEYS = ("LEDGER_VIEWS_DBNAME", "LEDGER_RULES_CONFIG", "LEDGER_PROJECTION_BATCH")
 
 # Keys handed to eventsourcing (each may also carry the application-name prefix LEDGER_, which the library reads).
 PERSISTENCE_KEYS = (
@@ -39,7 +44,8 @@ PERSISTENCE_KEYS = (
     "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
     "CREATE_TABLE",
 )
-API_KEYS = ("LEDGER_DATA_DIR", "LEDGER_MAX_BODY", "LEDGER_TOKEN_CACHE_SECONDS", "LEDGER_LOG_LEVEL")
+API_KEYS = ("LEDGER_DATA_DIR", "LEDGER_MAX_BODY", "LEDGER_TOKEN_CACHE_SECONDS", "LEDGER_LOG_LEVEL",
+            "LEDGER_PROJECTIONS", "LEDGER_READ_WAIT_SECONDS", *READ_SIDE_KEYS)
 
 
 def load_config(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -52,7 +58,15 @@ def load_config(config: Mapping[str, Any] | None = None, environ: Mapping[str, s
         values.update(config)
     values["LEDGER_MAX_BODY"] = int(values["LEDGER_MAX_BODY"])
     values["LEDGER_TOKEN_CACHE_SECONDS"] = float(values["LEDGER_TOKEN_CACHE_SECONDS"])
+    values["LEDGER_READ_WAIT_SECONDS"] = float(values["LEDGER_READ_WAIT_SECONDS"])
+    if values["LEDGER_PROJECTIONS"] not in PROJECTION_MODES:
+        raise ValueError(f"LEDGER_PROJECTIONS must be one of {', '.join(PROJECTION_MODES)}")
     return values
+
+
+def read_side_env(values: Mapping[str, Any]) -> dict[str, str]:
+    """The store's env plus the read side's own keys, for ``projections.runtime.ReadSide``."""
+    return {**persistence_env(values), **{k: str(values[k]) for k in READ_SIDE_KEYS if values.get(k) is not None}}
 
 
 def persistence_env(values: Mapping[str, Any]) -> dict[str, str]:

@@ -14,9 +14,10 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, InternalError
 from flask import Flask, current_app
 
-from api.config import ensure_data_dir, persistence_env
+from api.config import ensure_data_dir, persistence_env, read_side_env
 from ledger.access import Grant, authenticate
 from ledger.application import LedgerApplication
+from projections.runtime import ReadSide
 
 EXTENSION = "ledger"
 KINDS = {"ledger:Fund": "fund", "ledger:Project": "project", "ledger:Procurement": "procurement"}
@@ -29,11 +30,16 @@ class LedgerExtension:
 
     env: dict[str, str]
     token_cache_seconds: float
+    read_env: dict[str, str] = field(default_factory=dict)
+    projections: str = "thread"
+    read_wait_seconds: float = 5.0
     pid: int | None = None
     _app: LedgerApplication | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _identities: OrderedDict[UUID, tuple[str, str] | None] = field(default_factory=OrderedDict)
     _grants: dict[str, tuple[float, Grant | None]] = field(default_factory=dict)
+    _read_side: ReadSide | None = None
+    _read_pid: int | None = None
 
     @property
     def app(self) -> LedgerApplication:
@@ -49,8 +55,35 @@ class LedgerExtension:
     def started(self) -> bool:
         return self._app is not None
 
+    @property
+    def read_side(self) -> ReadSide:
+        """The audit views of this process: followed by a background thread unless LEDGER_PROJECTIONS says the
+        worker runs elsewhere (``external``) or catches up on each read (``inline``, deterministic for tests)."""
+        app = self.app
+        if self._read_side is None or self._read_pid != os.getpid():
+            with self._lock:
+                if self._read_side is None or self._read_pid != os.getpid():
+                    self._read_side = ReadSide(app, self.read_env)
+                    self._read_pid = os.getpid()
+                    if self.projections == "thread":
+                        self._read_side.start_background()
+        return self._read_side
+
+    def views_at_least(self, position: int | None) -> bool:
+        """Read-your-writes: the views have applied ``position`` (waiting a bounded time); inline mode catches up."""
+        read_side = self.read_side
+        if self.projections == "inline":
+            read_side.worker.catch_up()
+            return True
+        if position is None:
+            return True
+        return read_side.worker.wait_for(position, timeout=self.read_wait_seconds)
+
     def close(self) -> None:
         with self._lock:
+            if self._read_side is not None:
+                self._read_side.stop()
+                self._read_side = None
             if self._app is not None:
                 self._app.close()
                 self._app = None
@@ -103,7 +136,9 @@ def _construct(env: dict[str, str], attempts: int = 6) -> LedgerApplication:
 
 
 def init_ledger(app: Flask, values: dict[str, Any]) -> LedgerExtension:
-    extension = LedgerExtension(env=persistence_env(values), token_cache_seconds=values["LEDGER_TOKEN_CACHE_SECONDS"])
+    extension = LedgerExtension(env=persistence_env(values), token_cache_seconds=values["LEDGER_TOKEN_CACHE_SECONDS"],
+                                read_env=read_side_env(values), projections=values["LEDGER_PROJECTIONS"],
+                                read_wait_seconds=values["LEDGER_READ_WAIT_SECONDS"])
     app.extensions[EXTENSION] = extension
     return extension
 

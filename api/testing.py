@@ -20,8 +20,9 @@ _keys = itertools.count(1)
 
 
 def make_app(store_env: Mapping[str, str], **config: Any) -> Flask:
-    """An API on the given eventsourcing env; tokens are checked on every request (no cache) unless told."""
-    return create_app({**store_env, "LEDGER_TOKEN_CACHE_SECONDS": 0, **config})
+    """An API on the given eventsourcing env; tokens are checked on every request (no cache) and the audit views
+    catch up on each read (deterministic), unless told otherwise."""
+    return create_app({**store_env, "LEDGER_TOKEN_CACHE_SECONDS": 0, "LEDGER_PROJECTIONS": "inline", **config})
 
 
 def close_app(app: Flask) -> None:

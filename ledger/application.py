@@ -770,8 +770,8 @@ class LedgerApplication(Application[UUID]):
         *,
         region_code: str,
         decision: str,
-        note: str | None,
         effective_on: date,
+        note: str | None = None,
         idempotency: Idempotency | None = None,
     ) -> Result:
         """Records an auditor's decision on a finding; ``region_code`` is the finding's, for the scope check."""

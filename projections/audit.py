@@ -108,6 +108,9 @@ class AuditProjection:
         store = self.store
         model = ReadModel(load=lambda kind, ident: store.load_state(cursor, generation, kind, ident))
         decisions = []
+        # Per aggregate, the latest business date among this batch's events: the date a retraction takes effect
+        # (exactly the retracting event's date when the worker keeps up one event at a time).
+        changed_on: dict[str, date] = {}
         for notification in notifications:
             event = self.mapper.to_domain_event(notification)
             if notification.topic.startswith(DECISION_TOPIC_PREFIX):
@@ -115,6 +118,10 @@ class AuditProjection:
                     decisions.append((notification.id, event))
             else:
                 model.apply(notification.topic, event, notification.id)
+                on = getattr(event, "effective_on", None)
+                if on is not None:
+                    key = str(event.originator_id)
+                    changed_on[key] = max(on, changed_on.get(key, on))
         last = notifications[-1].id
         funds = [model.funds[i] for i in sorted(model.touched_funds)]
         projects = [model.projects[i] for i in sorted(model.touched_projects)]
@@ -127,8 +134,8 @@ class AuditProjection:
             found = self.engine.project_findings(project, funds_of(project, model.fund))
             cursor.execute(f"SELECT * FROM {store.table('findings', generation)} WHERE project_id = ? "
                            "AND rule <> 'EAR-09'", (project.id,))
-            self._reconcile(cursor, generation, cursor.fetchall(), found, last, _latest_date(project))
-        self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last)
+            self._reconcile(cursor, generation, cursor.fetchall(), found, last, changed_on.get(project.id))
+        self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last, changed_on)
         self._record_decisions(cursor, generation, decisions)
         store.set_position(cursor, generation, last)
         return len(notifications)
@@ -153,7 +160,7 @@ class AuditProjection:
                                "retracted_on = ? WHERE finding_id = ?", gone)
 
     def _refresh_invoices(self, cursor: Cursor, generation: int, model: ReadModel, projects: list[ProjectState],
-                          first: int, last: int) -> None:
+                          first: int, last: int, changed_on: dict[str, date]) -> None:
         """EAR-09 looks across projects: re-judge the invoice groups that this batch's entries or reversals touch."""
         table = self.store.table("invoices", generation)
         changed: dict[str, dict[str, Any]] = {}
@@ -181,16 +188,18 @@ class AuditProjection:
             flagged = {row["group_key"] for row in cursor.fetchall()}
             for key in chunk:
                 if entries[key] >= 2 or key in flagged:
-                    self._judge_invoice_group(cursor, generation, model, key, sorted(members[key]), last)
+                    self._judge_invoice_group(cursor, generation, model, key, sorted(members[key]), last,
+                                              changed_on)
 
     def _judge_invoice_group(self, cursor: Cursor, generation: int, model: ReadModel, key: str,
-                             project_ids: list[str], position: int) -> None:
+                             project_ids: list[str], position: int, changed_on: dict[str, date]) -> None:
         items = [(p, e) for p in (model.project(i) for i in project_ids) if p is not None for e in p.entries
                  if e["kind"] == "expenditure" and group_key(e) == key]
         found = self.engine.invoice_findings(items)
         cursor.execute(f"SELECT * FROM {self.store.table('findings', generation)} WHERE rule = 'EAR-09' "
                        "AND group_key = ?", (key,))
-        self._reconcile(cursor, generation, cursor.fetchall(), found, position, None, key)
+        retracted_on = max((changed_on[i] for i in project_ids if i in changed_on), default=None)
+        self._reconcile(cursor, generation, cursor.fetchall(), found, position, retracted_on, key)
 
     def _record_decisions(self, cursor: Cursor, generation: int, decisions: list[tuple[int, Any]]) -> None:
         self.store.upsert(cursor, generation, "decisions", [
@@ -198,11 +207,6 @@ class AuditProjection:
              "actor": e.actor, "effective_on": iso(e.effective_on), "recorded_at": e.timestamp.isoformat()}
             for position, e in decisions
         ], ("finding_id", "position"))
-
-
-def _latest_date(project: ProjectState) -> date | None:
-    dates = [e["effective_on"] for e in project.entries] + [r["effective_on"] for r in project.revisions]
-    return max(dates, default=None)
 
 
 __all__ = ["AuditProjection", "FundState", "ProjectState", "from_record"]

@@ -84,7 +84,9 @@ class SQLiteDatabase(Database):
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
         connection = self._connection()
-        lock = self._write_lock if write else contextlib.nullcontext()
+        # A shared-cache in-memory database locks whole tables and fails at once ("database table is locked")
+        # instead of waiting: there, readers take the lock too.
+        lock = self._write_lock if write or self.memory else contextlib.nullcontext()
         with lock:
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 from ledger.finding_case import STATUS_AFTER
 from ledger.regions import children, get_division, normalise_scope
+from projections.audit import group_key
 from projections.engine import RuleEngine, funds_of
 from projections.rules import Finding
 from projections.state import FundState, ProjectState, from_record
@@ -51,7 +52,8 @@ class AuditQueries:
         after: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Findings inside ``scope`` (and ``region``), oldest first, paged by finding id after ``after``."""
+        """Findings inside ``scope`` (and ``region``) by business date then id (stable across rebuilds), after
+        the finding ``after``."""
         with self.store.db.transaction(write=False) as cursor:
             findings, decisions = self._t(cursor, "findings"), self._t(cursor, "decisions")
             where, params = ["f.region_code LIKE ?"], [_prefix(scope) + "%"]
@@ -68,13 +70,13 @@ class AuditQueries:
             if status != "retracted" and on is None:
                 where.append("f.retracted_position IS NULL")
             if after:
-                where.append("(f.first_position, f.finding_id) > (SELECT first_position, finding_id FROM "
+                where.append("(f.effective_on, f.finding_id) > (SELECT effective_on, finding_id FROM "
                              f"{findings} WHERE finding_id = ?)")
                 params.append(after)
             cursor.execute(
                 f"SELECT f.*, (SELECT d.decision FROM {decisions} d WHERE d.finding_id = f.finding_id "
                 "ORDER BY d.position DESC LIMIT 1) AS last_decision "
-                f"FROM {findings} f WHERE {' AND '.join(where)} ORDER BY f.first_position, f.finding_id",
+                f"FROM {findings} f WHERE {' AND '.join(where)} ORDER BY f.effective_on, f.finding_id",
                 params,
             )
             rows = [self._finding(row) for row in cursor.fetchall()]
@@ -196,7 +198,7 @@ class AuditQueries:
             return project, funds_of(project, fund)
 
     def check_expenditure(self, project_id: str, expenditure: dict[str, Any]) -> list[Finding] | None:
-        """The findings an expenditure would add to its project, without posting it (EAR-09 within the project)."""
+        """The findings an expenditure would add, without posting it (EAR-09 in every project listing the invoice)."""
         loaded = self.load_project(project_id)
         if loaded is None:
             return None
@@ -211,7 +213,23 @@ class AuditQueries:
             entry["fund_id"] = str(entry["fund_id"])
         project.entries.append(entry)
         after = self.engine.project_findings(project, funds)
-        duplicates = [f for f in self.engine.invoice_findings((project, e) for e in project.entries)
-                      if f.key == entry["entry_id"]]
+        group = self._invoice_group(project, entry)
+        listed = {f.finding_id for f in self.engine.invoice_findings(i for i in group if i[1] is not entry)}
+        duplicates = [f for f in self.engine.invoice_findings(group) if f.finding_id not in listed]
         return [f for f in after if f.finding_id not in before] + duplicates
 
+    def _invoice_group(self, project: ProjectState, entry: dict[str, Any]) -> list[tuple[ProjectState, dict[str, Any]]]:
+        """Every expenditure with the entry's payee and invoice number: in its project, and in any other."""
+        key = group_key(entry)
+        if key is None:
+            return []
+        members = [project]
+        with self.store.db.transaction(write=False) as cursor:
+            generation = self.store.generation(cursor)
+            cursor.execute(f"SELECT DISTINCT project_id FROM {self.store.table('invoices', generation)} "
+                           "WHERE group_key = ? AND project_id <> ?", (key, project.id))
+            for row in cursor.fetchall():
+                record = self.store.load_state(cursor, generation, "project", row["project_id"])
+                if record is not None:
+                    members.append(from_record(ProjectState, record))
+        return [(p, e) for p in members for e in p.entries if e["kind"] == "expenditure" and group_key(e) == key]

@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.money import ZERO
 from ledger.vocabulary import CATEGORIES, PROHIBITED_CATEGORIES
-from projections.rules import Finding, rule
+from projections.rules import REGISTRY, Finding, Rule, rule
 from projections.state import FundState, ProjectState
 
 GOVERNMENT_PAYEES = ("government_unit", "government_staff")
@@ -233,6 +233,9 @@ def duplicate_invoices(expenditures: Iterable[tuple[ProjectState, dict[str, Any]
                           detail=f"发票 {number}（{payee}）已在项目 {first_project.code} 列支",
                           effective_on=e["effective_on"], params=params(project, "EAR-09"),
                           evidence=[first["ref"], e["ref"]])
+
+
+REGISTRY["EAR-09"] = Rule("EAR-09", 1, "重复列支", duplicate_invoices)  # judged across projects, by invoice group
 
 
 @rule("EAR-10", 1, "超合同拨付")

@@ -1,0 +1,219 @@
+"""/audit and /checks: findings with evidence, auditors' decisions, region roll-ups, project ledgers, dry runs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from uuid import UUID
+
+from flask import Response, g, request
+
+from api.auth import actor, check_read_scope, requires
+from api.extension import extension, ledger
+from api.fields import jsonable
+from api.problems import Problem
+from api.resources import READ_PROBLEMS, WRITE_PROBLEMS, Blueprint, problems
+from api.schemas.audit import (
+    CheckOut,
+    DecisionIn,
+    DecisionWritten,
+    ExpenditureCheckIn,
+    FindingDetail,
+    FindingPage,
+    FindingsQuery,
+    ProjectionStatusOut,
+    ProjectLedgerOut,
+    ReadQuery,
+    RegionOut,
+)
+from api.writes import posting, written
+from ledger.errors import NotFoundError
+from projections.export import FINDING_COLUMNS, ROLLUP_COLUMNS, to_csv, to_xlsx
+from projections.queries import AuditQueries
+from projections.replay import replay
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1",
+                description="Audit views (审计): findings with evidence, decisions, roll-ups, dry runs")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _views(min_position: int | None) -> AuditQueries:
+    """The live views, once they have applied ``min_position`` (503 with Retry-After if they lag too long)."""
+    if not extension().views_at_least(min_position):
+        raise Problem(503, f"The audit views have not yet reached position {min_position}; try again shortly.",
+                      code="views_behind", headers={"Retry-After": "1"})
+    return extension().read_side.queries
+
+
+def _position() -> int:
+    return extension().read_side.worker.position()
+
+
+def _export_format(query: dict[str, Any]) -> str:
+    if query.get("format"):
+        return str(query["format"])
+    accepted = request.accept_mimetypes
+    best = accepted.best_match(["application/json", "text/csv", XLSX], default="application/json")
+    return {"text/csv": "csv", XLSX: "xlsx"}.get(best or "", "json")
+
+
+def _exported(rows: list[dict[str, Any]], columns: Any, fmt: str, name: str) -> Response:
+    if fmt == "csv":
+        return Response(to_csv(rows, columns), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(to_xlsx(rows, columns, name), mimetype=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+
+
+def _encode(value: str) -> str:
+    return base64.urlsafe_b64encode(f"f:{value}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        text = ""
+    if not text.startswith("f:") or len(text) > 80:
+        raise Problem(400, "The cursor is not one this list gave out.", code="invalid_cursor",
+                      errors={"cursor": ["Not a cursor of this list."]})
+    return text[2:]
+
+
+def _in_scope(code: str) -> None:
+    actor().check_scope(code)
+
+
+@blp.route("/audit/findings")
+@requires("auditor", "officer")
+@blp.arguments(FindingsQuery, location="query")
+@blp.response(200, FindingPage)
+@problems(blp, 400, *READ_PROBLEMS, 503)
+def list_findings(query: dict[str, Any]) -> Any:
+    """Findings in the caller's scope: filters region, rule, severity, status, project; `on` and `as_of` dates"""
+    if query.get("region"):
+        _in_scope(query["region"])
+    if query.get("as_of") is not None:
+        views, position = replay(ledger(), as_of=query["as_of"], engine=extension().read_side.engine)
+    else:
+        views, position = _views(query.get("min_position")), _position()
+    limit = query["limit"]
+    rows = views.list_findings(
+        scope=g.principal.scope, region=query.get("region"), rule=query.get("rule"), severity=query.get("severity"),
+        status=query.get("status"), project=str(query["project"]) if query.get("project") else None,
+        on=query.get("on"), after=_decode(query["cursor"]) if query.get("cursor") else None, limit=limit + 1)
+    fmt = _export_format(query)
+    if fmt != "json":
+        return _exported(rows[:limit], FINDING_COLUMNS, fmt, "findings")
+    page = rows[:limit]
+    return {"items": page, "has_more": len(rows) > limit, "views_position": position,
+            "next_cursor": _encode(page[-1]["finding_id"]) if page else query.get("cursor")}
+
+
+def _finding_in_scope(finding_id: str, min_position: int | None = None) -> dict[str, Any]:
+    finding = _views(min_position).get_finding(finding_id)
+    if finding is None:
+        raise NotFoundError(f"no finding {finding_id}")
+    _in_scope(finding["region_code"])
+    return finding
+
+
+def _evidence_events(finding: dict[str, Any]) -> list[dict[str, Any]]:
+    from ledger.views import event_view
+
+    events = []
+    for ref in finding["evidence"]:
+        aggregate, _, version = str(ref.get("event_id", "")).partition(":")
+        try:
+            aggregate_id, number = UUID(aggregate), int(version)
+        except ValueError:
+            continue
+        for event in ledger().events.get(aggregate_id, gt=number - 1, lte=number):
+            events.append(jsonable(event_view(event, ref.get("position"))))
+    return events
+
+
+@blp.route("/audit/findings/<string:finding_id>")
+@requires("auditor", "officer")
+@blp.arguments(ReadQuery, location="query")
+@blp.response(200, FindingDetail)
+@problems(blp, *READ_PROBLEMS, 503)
+def get_finding(query: dict[str, Any], finding_id: str) -> Any:
+    """One finding with its evidence events in full and its decision history"""
+    finding = _finding_in_scope(finding_id, query.get("min_position"))
+    return {**finding, "evidence_events": _evidence_events(finding)}
+
+
+@blp.route("/audit/findings/<string:finding_id>/decisions", methods=["POST"])
+@requires("auditor")
+@posting(versioned=False)
+@blp.arguments(DecisionIn)
+@blp.response(201, DecisionWritten)
+@problems(blp, *WRITE_PROBLEMS)
+def decide(data: dict[str, Any], finding_id: str) -> Any:
+    """Record an auditor's decision: acknowledge, start rectification, mark rectified, or dismiss (with a note)"""
+    finding = _finding_in_scope(finding_id)
+    result = ledger().decide_finding(actor(), finding_id, region_code=finding["region_code"],
+                                     idempotency=g.idempotency, **data)
+    return written(result)
+
+
+@blp.route("/audit/regions/<string:code>")
+@requires("auditor", "officer")
+@blp.arguments(ReadQuery, location="query")
+@blp.response(200, RegionOut)
+@problems(blp, *READ_PROBLEMS, 503)
+def region(query: dict[str, Any], code: str) -> Any:
+    """Roll-up for a province, city, county or township: money, projects and findings, and each child division"""
+    from ledger.regions import get_division
+
+    division = get_division(code)
+    _in_scope(division.code)
+    rollup = _views(query.get("min_position")).region_rollup(division.code)
+    fmt = _export_format(query)
+    if fmt != "json":
+        return _exported([rollup, *rollup["children"]], ROLLUP_COLUMNS, fmt, f"region-{division.code}")
+    return {**rollup, "views_position": _position()}
+
+
+@blp.route("/audit/projects/<uuid:project_id>")
+@requires("auditor", "officer")
+@blp.arguments(ReadQuery, location="query")
+@blp.response(200, ProjectLedgerOut)
+@problems(blp, *READ_PROBLEMS, 503)
+def project_ledger(query: dict[str, Any], project_id: UUID) -> Any:
+    """A project's ledger by budget line: budget, revisions, approved, spent, reversed"""
+    check_read_scope(project_id, "project")
+    found = _views(query.get("min_position")).project_ledger(str(project_id))
+    if found is None:
+        raise NotFoundError(f"project {project_id} is not in the audit views yet")
+    return {**found, "views_position": _position()}
+
+
+@blp.route("/checks/expenditures", methods=["POST"])
+@requires("officer")
+@posting(versioned=False)
+@blp.arguments(ExpenditureCheckIn)
+@blp.response(200, CheckOut)
+@problems(blp, *WRITE_PROBLEMS, 503)
+def check_expenditure(data: dict[str, Any]) -> Any:
+    """Dry run: the findings an expenditure would raise, without posting it (nothing is written)"""
+    project_id = data.pop("project_id")
+    check_read_scope(project_id, "project")
+    actor().check_scope(ledger().region_of(project_id))
+    found = _views(None).check_expenditure(str(project_id), data)
+    if found is None:
+        raise NotFoundError(f"project {project_id} is not in the audit views yet")
+    return {"project_id": project_id, "posted": False,
+            "findings": [{**f.as_record(), "status": "open"} for f in found]}
+
+
+@blp.route("/audit/projections")
+@requires("auditor", "admin")
+@blp.response(200, ProjectionStatusOut)
+@problems(blp, *READ_PROBLEMS)
+def projection_status() -> Any:
+    """Where the audit views stand: position, log head, lag in events and seconds"""
+    return extension().read_side.worker.status().as_dict()
