@@ -121,3 +121,12 @@ def revoke(token_id: UUID, reason: str) -> None:
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, bool, type(None))) else str(value)
+
+
+def _register_commands() -> None:
+    from api.cli_projections import projections
+
+    main.add_command(projections)
+
+
+_register_commands()

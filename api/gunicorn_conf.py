@@ -29,6 +29,16 @@ def post_fork(server: Any, worker: Any) -> None:
                         format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
 
 
+def post_worker_init(worker: Any) -> None:
+    """Starts this worker's ledger and, with LEDGER_PROJECTIONS=thread (the embedded default), its projection
+    thread, so the audit views follow the log from the start rather than from the first audit read."""
+    app = worker.wsgi
+    extension = getattr(app, "extensions", {}).get("ledger")
+    if extension is not None and extension.projections == "thread":
+        with app.app_context():
+            extension.read_side  # noqa: B018 - created for its background thread
+
+
 def child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -47,13 +47,20 @@ def healthz() -> Response:
 
 @blp.route("/readyz")
 def readyz() -> Response:
-    """The event store answers; reports the log's last position."""
+    """The event store answers; reports the log's last position and where the audit views stand (lag)."""
     try:
         position = ledger().recorder.max_notification_id() or 0
     except Exception:
         log.exception("readiness check failed")
         return problem(503, "The event store does not answer.", code="unavailable")
-    return jsonify(status="ready", log_position=position, projections=None)
+    projections = None
+    if current_app.extensions["ledger"].projections != "external" or current_app.extensions["ledger"].started:
+        try:
+            projections = current_app.extensions["ledger"].read_side.worker.status().as_dict()
+        except Exception:
+            log.exception("readiness check of the audit views failed")
+            return problem(503, "The audit views' database does not answer.", code="unavailable")
+    return jsonify(status="ready", log_position=position, projections=projections)
 
 
 @blp.route("/metrics")

@@ -57,3 +57,26 @@ def test_admin_lists_tokens_over_http_without_secrets(people, api) -> None:
     items = response.get_json()["items"]
     assert {i["role"] for i in items} == {"officer", "auditor", "admin"}
     assert people.hebei.secret not in response.get_data(as_text=True)
+
+
+def test_projections_status_and_rebuild_report_where_the_audit_views_stand(app_env: dict[str, str],
+                                                                           monkeypatch) -> None:
+    import json
+
+    for name, value in app_env.items():
+        monkeypatch.setenv(name, value)
+    app = t.make_app(app_env)
+    try:
+        officer = t.Caller(app, t.token(app, "河北省厅财务", "officer", "13"))
+        assert officer.post("/funds", t.appropriation()).status_code == 201
+        head = t.log_position(app)
+    finally:
+        t.close_app(app)
+    runner = CliRunner()
+    before = json.loads(runner.invoke(main, ["projections", "status", "--json"]).stdout)
+    assert before["head"] == head and before["lag_events"] == head - before["position"] > 0
+    rebuilt = runner.invoke(main, ["projections", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    after = json.loads(runner.invoke(main, ["projections", "status", "--json"]).stdout)
+    assert after["position"] == head and after["lag_events"] == 0
+    assert after["generation"] == before["generation"] + 1
