@@ -124,9 +124,11 @@ def _plain(value: Any) -> Any:
 
 
 def _register_commands() -> None:
+    from api.cli_demo import demo
     from api.cli_projections import projections
 
     main.add_command(projections)
+    main.add_command(demo)
 
 
 _register_commands()

@@ -143,6 +143,7 @@ class LedgerApplication(Application[UUID]):
 
     def _load(self, cls: type[A], aggregate_id: UUID, error: type[NotFoundError], expected_version: int | None = None
               ) -> A:
+        aggregate_id = v.a_uuid(aggregate_id, "id")  # a str id would silently miss on some stores
         try:
             aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -797,6 +798,7 @@ class LedgerApplication(Application[UUID]):
 
     def _get(self, cls: type[A], aggregate_id: UUID, error: type[NotFoundError], as_of: datetime | None,
              version: int | None) -> A:
+        aggregate_id = v.a_uuid(aggregate_id, "id")
         if as_of is None:
             if version is not None:
                 v.whole_number(version, "version", minimum=1)
