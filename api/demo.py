@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from ledger.actors import Actor
@@ -65,11 +66,19 @@ def _station_year(app: LedgerApplication, officer: Actor, rng: random.Random, fu
                                   {"no": 2, "amount": "120000.00", "condition": "midterm_passed"}]})
     app.disburse(officer, pid, fund_id=fund_id, amount="120000.00", payee_name=name, payee_uscc=uscc,
                  installment=1, procurement_id=procurement["procurement_id"], effective_on=date(year, 4, 2))
+    room = {line: Decimal(amount) for line, amount in LINES.items()}  # what each line can still take
+    paid_out = Decimal("120000.00")  # spending stays within what was disbursed: only the injected faults break rules
     for month in range(4, 13):
         for n in range(3):
+            line = rng.choice(SPENDING)
+            amount = min(Decimal(rng.randint(2000, 6000)), room[line], paid_out)
+            if amount <= 0:
+                continue
+            room[line] -= amount
+            paid_out -= amount
             app.record_expenditure(
-                officer, pid, line=rng.choice(SPENDING), amount=f"{rng.randint(2000, 6000)}.00", payee_name=name,
-                payee_uscc=uscc, payee_kind="provider", invoice_no=f"FP{township.code}{month:02d}{n}",
+                officer, pid, line=line, amount=f"{amount:.2f}", payee_name=name, payee_uscc=uscc,
+                payee_kind="provider", invoice_no=f"FP{township.code}{month:02d}{n}",
                 effective_on=date(year, month, 5 + 7 * n))
         app.report_outputs(officer, pid, month=f"{year}-{month:02d}", values={"cases": rng.randint(2, 6),
                                                                                "home_visits": rng.randint(5, 20)},
@@ -82,6 +91,17 @@ def _station_year(app: LedgerApplication, officer: Actor, rng: random.Random, fu
                  installment=2, procurement_id=procurement["procurement_id"], effective_on=date(year, 10, 20))
     for violation in violations:
         _violate(app, officer, pid, violation, name, uscc, year, township.code)
+
+
+# The findings each injected fault must raise, and nothing else in the demo may raise any.
+INJECTED = {
+    "reception": {"EAR-01", "EAR-02"},  # 公务接待费: prohibited, and no such budget line
+    "duplicate_invoice": {"EAR-09"},  # an invoice number already listed in April
+    "government_payee": {"EAR-06"},  # paid to the street office
+    "over_line": {"EAR-03"},  # training beyond its approved line
+    "after_period": {"EAR-08"},  # spent after the period and its grace
+}
+VIOLATIONS = [["reception"], ["duplicate_invoice"], ["government_payee"], ["over_line"], ["after_period"], []]
 
 
 def _violate(app: LedgerApplication, officer: Actor, pid: Any, kind: str, name: str, uscc: str, year: int,
@@ -109,13 +129,22 @@ def load_demo(app: LedgerApplication, *, year: int = 2024, stations: int = 6,
     officer = Actor("演示数据 财务人员", "")
     rng = random.Random(year)
     plan = [("130000", "130100", "130102", "冀"), ("620000", "620100", "620102", "甘")]
-    violations = [["reception"], ["duplicate_invoice"], ["government_payee"], ["over_line"], ["after_period"], []]
     total, done = stations * len(plan), 0
     for province, city, county, prefix in plan:
         fund = _region_chain(app, officer, province, city, county, year, prefix, f"{260000 * stations}.00")
         for index, township in enumerate(townships_under(county)[:stations]):
-            _station_year(app, officer, rng, fund, township, county, year, violations[index % len(violations)])
+            _station_year(app, officer, rng, fund, township, county, year, VIOLATIONS[index % len(VIOLATIONS)])
             done += 1
             if progress is not None:
                 progress(done, total)
     return {"stations": total, "events": app.recorder.max_notification_id() or 0}
+
+
+def expected_findings(stations: int = 6, year: int = 2024) -> set[tuple[str, str]]:
+    """(rule, project code) of every finding the demo must show, and no other."""
+    expected = set()
+    for county in ("130102", "620102"):
+        for index, township in enumerate(townships_under(county)[:stations]):
+            for fault in VIOLATIONS[index % len(VIOLATIONS)]:
+                expected |= {(rule, f"SGZ-{township.code}-{year}") for rule in INJECTED[fault]}
+    return expected

@@ -84,17 +84,23 @@ class SQLiteDatabase(Database):
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
         connection = self._connection()
+        if getattr(self._local, "in_transaction", False):
+            raise RuntimeError("a view transaction is already open on this thread; pass its cursor instead")
         # A shared-cache in-memory database locks whole tables and fails at once ("database table is locked")
         # instead of waiting: there, readers take the lock too.
         lock = self._write_lock if write or self.memory else contextlib.nullcontext()
         with lock:
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            self._local.in_transaction = True
             try:
                 yield _SQLiteCursor(connection.cursor())
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-            connection.execute("COMMIT")
+            else:
+                connection.execute("COMMIT")
+            finally:
+                self._local.in_transaction = False
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
