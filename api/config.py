@@ -21,10 +21,12 @@ DEFAULTS: dict[str, Any] = {
     "PERSISTENCE_MODULE": "eventsourcing.sqlite",
     "LEDGER_PROJECTIONS": "thread",
     "LEDGER_READ_WAIT_SECONDS": 5.0,
+    "LEDGER_SEAL_KEY": "",  # empty: <LEDGER_DATA_DIR>/seal.key
+    "LEDGER_SEAL_EVERY": 1000,
 }
 PROJECTION_MODES = ("thread", "external", "inline")
 # Keys of the read side (views database, rule parameters, batch size), handed to projections with the store's env.
-READ_SIDE_KEYS = ("LEDGER_VIEWS_DBNAME", "LEDGER_RULES_CONFIG", "LEDGER_PROJECTION_BATCH")
+READ_SIDE_KEYS = ("LEDGER_VIEWS_DBNAME", "LEDGER_RULES_CONFIG", "LEDGER_PROJECTION_BATCH", "LEDGER_VIEWS_POOL_SIZE")
 
 # Keys handed to eventsourcing (each may also carry the application-name prefix LEDGER_, which the library reads).
 PERSISTENCE_KEYS = (
@@ -45,7 +47,7 @@ PERSISTENCE_KEYS = (
     "CREATE_TABLE",
 )
 API_KEYS = ("LEDGER_DATA_DIR", "LEDGER_MAX_BODY", "LEDGER_TOKEN_CACHE_SECONDS", "LEDGER_LOG_LEVEL",
-            "LEDGER_PROJECTIONS", "LEDGER_READ_WAIT_SECONDS", *READ_SIDE_KEYS)
+            "LEDGER_PROJECTIONS", "LEDGER_READ_WAIT_SECONDS", "LEDGER_SEAL_KEY", "LEDGER_SEAL_EVERY", *READ_SIDE_KEYS)
 
 
 def load_config(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -58,6 +60,7 @@ def load_config(config: Mapping[str, Any] | None = None, environ: Mapping[str, s
         values.update(config)
     values["LEDGER_MAX_BODY"] = int(values["LEDGER_MAX_BODY"])
     values["LEDGER_TOKEN_CACHE_SECONDS"] = float(values["LEDGER_TOKEN_CACHE_SECONDS"])
+    values["LEDGER_SEAL_EVERY"] = int(values["LEDGER_SEAL_EVERY"])
     values["LEDGER_READ_WAIT_SECONDS"] = float(values["LEDGER_READ_WAIT_SECONDS"])
     if values["LEDGER_PROJECTIONS"] not in PROJECTION_MODES:
         raise ValueError(f"LEDGER_PROJECTIONS must be one of {', '.join(PROJECTION_MODES)}")

@@ -35,8 +35,11 @@ def post_worker_init(worker: Any) -> None:
     app = worker.wsgi
     extension = getattr(app, "extensions", {}).get("ledger")
     if extension is not None and extension.projections == "thread":
-        with app.app_context():
-            extension.read_side  # noqa: B018 - created for its background thread
+        try:
+            with app.app_context():
+                extension.read_side  # noqa: B018 - created for its background thread
+        except Exception:  # the first audit read will try again; the worker must still serve postings
+            logging.getLogger("api").exception("could not start the projection thread; will retry on first read")
 
 
 def child_exit(server: Any, worker: Any) -> None:

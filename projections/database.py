@@ -134,7 +134,7 @@ class _PostgresCursor:
 class PostgresDatabase(Database):
     dialect = "postgres"
 
-    def __init__(self, conninfo: str, schema: str, *, max_size: int = 8) -> None:
+    def __init__(self, conninfo: str, schema: str, *, max_size: int = 4) -> None:
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
@@ -163,7 +163,8 @@ def database_from_env(env: Mapping[str, str]) -> Database:
             port=env.get("POSTGRES_PORT", "5432"), user=env.get("POSTGRES_USER", "postgres"),
             password=env.get("POSTGRES_PASSWORD") or None, connect_timeout=env.get("POSTGRES_CONNECT_TIMEOUT", "5"),
         )
-        return PostgresDatabase(conninfo, env.get("POSTGRES_SCHEMA") or "public")
+        return PostgresDatabase(conninfo, env.get("POSTGRES_SCHEMA") or "public",
+                                max_size=int(env.get("LEDGER_VIEWS_POOL_SIZE", "4")))
     path = env.get("LEDGER_VIEWS_DBNAME")
     if path is None:
         ledger_file = env.get("SQLITE_DBNAME", "")

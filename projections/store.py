@@ -53,6 +53,9 @@ INDEXES = {
 }
 
 
+DDL_LOCK = 7_326_118_002  # an advisory lock id for the views' schema changes
+
+
 def cents(amount: Decimal) -> int:
     return int(amount * 100)
 
@@ -88,6 +91,8 @@ class ViewStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         with db.transaction() as cursor:
+            if db.dialect == "postgres":  # several processes starting at once must not race on CREATE TABLE
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.META} (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
             cursor.execute(f"SELECT value FROM {self.META} WHERE name = 'generation'")
             if cursor.fetchone() is None:
