@@ -2,6 +2,9 @@
 
 Names in quotes are people (token holders), regions written 名称(代码), document numbers and project codes; ids the
 API hands out are remembered under those names. A posting in a 假如 (given) step must succeed.
+
+The second half serves the audit specifications (features/earmarking_*.feature): dated postings in the officers'
+words, then what an auditor's token reads back from /audit/findings (rule, severity, evidence, status, decisions).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,6 +22,7 @@ from pytest_bdd import given, parsers, then, when
 from werkzeug.test import TestResponse
 
 from api import testing as t
+from ledger.vocabulary import CATEGORIES, PAYEE_KINDS
 
 
 @dataclass
@@ -32,6 +38,13 @@ class Ledger:
     responses: list[TestResponse] = field(default_factory=list)
     position_before: int = 0
     must_succeed: bool = False
+    registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contracts: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    disbursements: dict[str, list[str]] = field(default_factory=dict)
+    just_posted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    finding: dict[str, Any] | None = None
+    finding_reader: str = ""
 
     @property
     def last(self) -> TestResponse:
@@ -212,3 +225,326 @@ def project_totals(ledger: Ledger, code: str, disbursed: str, spent: str) -> Non
 def every_event_has_its_actor(ledger: Ledger, code: str) -> None:
     events = _reader(ledger).get(f"/projects/{ledger.projects[code]}/events", query={"limit": 500}).get_json()
     assert events["items"] and all(e["actor"] in ledger.people for e in events["items"])
+
+
+# == dated postings and audit findings (features/earmarking_*.feature) =============================================
+#
+# A dated posting tells what happened on a business date, e.g. `2024年3月20日，"李娜"从资金…拨付…`; it describes the
+# books a scenario is about, so it must succeed whatever its keyword (refusals are specified with the undated steps
+# above). Amounts may carry thousands separators ("120,000.00"); categories, payee kinds, procurement methods,
+# installment conditions, evaluations and decisions are written in Chinese and mapped to the API's codes here.
+
+CATEGORY_CODES = {name: code for code, name in CATEGORIES.items()}
+PAYEE_KIND_CODES = {name: code for code, name in PAYEE_KINDS.items()}
+METHOD_CODES = {"公开招标": "open_tender", "竞争性磋商": "competitive_consultation",
+                "竞争性谈判": "competitive_negotiation", "询价": "request_for_quotation", "单一来源": "single_source"}
+CONDITION_CODES = {"签订合同": "signing", "中期评估合格": "midterm_passed", "结项评估合格": "final_passed"}
+EVALUATION_KINDS = {"自评": "self", "中期评估": "midterm", "结项评估": "final"}
+EVALUATION_WEIGHTS = {"decision": Decimal(20), "process": Decimal(20), "output": Decimal(30), "effect": Decimal(30)}
+DECISION_CODES = {"确认": "acknowledge", "开始整改": "start_rectification", "整改完成": "mark_rectified",
+                  "排除": "dismiss"}
+STATUS_NAMES = {"open": "待处理", "acknowledged": "已确认", "rectifying": "整改中", "rectified": "已整改",
+                "dismissed": "已排除", "retracted": "已撤销"}
+EVENT_TYPES = {"支出": "ExpenditureRecorded", "拨付": "Disbursed", "预算调整": "BudgetRevised",
+               "项目登记": "Registered", "资金拨入": "FundsReceived", "合同签订": "ContractCommitted",
+               "合同补充协议": "CommitmentAmended", "冲销": "EntryReversed", "评估": "Evaluated"}
+POSTING_IDS = {"支出": "entry_id", "拨付": "entry_id", "预算调整": "revision_id"}
+PARAMETER_NAMES = {"容差": "tolerance", "比例上限": "share", "管理费比例上限": "management_share",
+                   "结算期天数": "grace_days"}
+# Organisations that sign contracts need a unified social credit code (check character valid, GB 32100-2015).
+USCC_OF = {"石家庄市长安区启航社会工作服务中心": t.USCC_PROVIDER}
+
+DATE_NAMES = ("on", "start", "end")
+DATE_PATTERN = r"[0-9]{4}年[0-9]{1,2}月[0-9]{1,2}日"
+
+
+def pattern(template: str) -> parsers.re:
+    """A step parser from a readable template: "{name}" is a quoted value, {on} / {start} / {end} a date written
+    2024年3月1日, {name} any text; the rest is a regular expression (for alternatives and optional parts)."""
+    def group(match: re.Match[str]) -> str:
+        quote, name = match.group(1), match.group(2)
+        if quote:
+            return f'"(?P<{name}>[^"]+)"'
+        return f"(?P<{name}>{DATE_PATTERN})" if name in DATE_NAMES else f"(?P<{name}>.+?)"
+
+    return parsers.re(re.sub(r'("?)\{([a-z_]+)\}\1', group, template))
+
+
+def posting_step(template: str) -> Any:
+    """The same dated posting as a 假如 (given) and as a 当 (when) step."""
+    def decorate(function: Any) -> Any:
+        # stacklevel 2: register the step fixtures in this module, not in decorate()'s frame
+        return given(pattern(template), stacklevel=2)(when(pattern(template), stacklevel=2)(function))
+
+    return decorate
+
+
+def day(text: str) -> str:
+    """2024年3月1日 → 2024-03-01."""
+    match = re.fullmatch(r"([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日", text.strip())
+    assert match is not None, f"write dates as 2024年3月1日, not {text!r}"
+    return date(*(int(part) for part in match.groups())).isoformat()
+
+
+def yuan(text: str) -> str:
+    """An amount as written in a scenario ("120,000.00") → as the API takes it ("120000.00")."""
+    amount = text.replace(",", "").strip()
+    assert re.fullmatch(r"[0-9]+\.[0-9]{2}", amount), f"write amounts with two decimals, not {text!r}"
+    return amount
+
+
+def category(name: str) -> str:
+    assert name in CATEGORY_CODES, f"unknown 科目 {name!r}; one of {', '.join(CATEGORY_CODES)}"
+    return CATEGORY_CODES[name]
+
+
+def place_name(region: str) -> str:
+    return re.split(r"[(（]", region, maxsplit=1)[0]
+
+
+def _posted(ledger: Ledger, who: str, path: str, body: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
+    response = ledger.post(who, path, body)
+    assert response.status_code == 201, (path, response.get_json())
+    result: dict[str, Any] = response.get_json()
+    if kind is not None:
+        ledger.just_posted[kind] = result
+    return result
+
+
+@posting_step('{on}，"{who}"下达资金"{doc}"到"{region}"，金额"{amount}"元，用于{categories}')
+def appropriate_on(ledger: Ledger, on: str, who: str, doc: str, region: str, amount: str, categories: str) -> None:
+    year = int(day(on)[:4])
+    body = t.appropriation(code_of(region), doc, yuan(amount), effective_on=day(on), fiscal_year=year,
+                           allowed_categories=[category(c) for c in categories.split("、")],
+                           valid_from=f"{year}-01-01", valid_to=f"{year}-12-31")
+    ledger.funds[doc] = _posted(ledger, who, "/funds", body)["fund_id"]
+
+
+@posting_step('{on}，"{who}"将资金"{doc}"中的"{amount}"元转下达到"{region}"，文号"{child}"')
+def allocate_down_on(ledger: Ledger, on: str, who: str, doc: str, amount: str, region: str, child: str) -> None:
+    body = t.allocation_to_fund(code_of(region), child, yuan(amount), effective_on=day(on))
+    ledger.funds[child] = _posted(ledger, who, f"/funds/{ledger.funds[doc]}/allocations", body)["target_id"]
+
+
+@posting_step('{on}，"{who}"在"{township}"登记项目"{code}"，项目期间{start}至{end}，预算科目如下:')
+def register_on(ledger: Ledger, on: str, who: str, township: str, code: str, start: str, end: str,
+                datatable: list[list[str]]) -> None:
+    """The table lists 科目 | 金额."""
+    place = place_name(township)
+    body = t.registration(code=code, township=code_of(township), name=f"{place}社工站{day(start)[:4]}年度运营项目",
+                          station_name=f"{place}社会工作服务站", period_start=day(start), period_end=day(end),
+                          budget_lines={category(row[0]): yuan(row[1]) for row in datatable[1:]},
+                          effective_on=day(on), provider_name=None, provider_uscc=None, monthly_plan=[],
+                          output_targets=[])
+    ledger.projects[code] = _posted(ledger, who, "/projects", body)["project_id"]
+    ledger.registrations[code] = body
+
+
+@posting_step('{on}，"{who}"从资金"{doc}"向项目"{code}"拨入"{amount}"元')
+def allocate_to_project_on(ledger: Ledger, on: str, who: str, doc: str, code: str, amount: str) -> None:
+    body = t.allocation_to_project(ledger.projects[code], yuan(amount), effective_on=day(on))
+    _posted(ledger, who, f"/funds/{ledger.funds[doc]}/allocations", body)
+
+
+@posting_step('{on}，"{who}"以(?P<method>' + "|".join(METHOD_CODES) + ')方式为项目"{code}"开启采购')
+def open_procurement_on(ledger: Ledger, on: str, who: str, method: str, code: str) -> None:
+    body = t.procurement(method=METHOD_CODES[method], effective_on=day(on),
+                         subject=f"{ledger.registrations[code]['station_name']}运营服务")
+    procurement = _posted(ledger, who, f"/projects/{ledger.projects[code]}/procurements", body)["procurement_id"]
+    ledger.procurements[code] = ledger.procurements["current"] = procurement
+
+
+@posting_step('{on}，"{who}"与承接机构"{provider}"签订项目"{code}"的服务合同"{contract_no}"，金额"{amount}"元，'
+              "分期支付如下:")
+def sign_contract_on(ledger: Ledger, on: str, who: str, provider: str, code: str, contract_no: str, amount: str,
+                     datatable: list[list[str]]) -> None:
+    """The table lists 期次 | 金额 | 支付条件 (签订合同, 中期评估合格, 结项评估合格)."""
+    registration = ledger.registrations[code]
+    installments = [{"no": int(row[0]), "amount": yuan(row[1]), "condition": CONDITION_CODES[row[2]]}
+                    for row in datatable[1:]]
+    body = {"step": "contract_signed", "effective_on": day(on),
+            "details": {"contract_no": contract_no, "supplier_name": provider, "supplier_uscc": USCC_OF[provider],
+                        "amount": yuan(amount), "term_start": registration["period_start"],
+                        "term_end": registration["period_end"], "installments": installments}}
+    _posted(ledger, who, f"/procurements/{ledger.procurements[code]}/steps", body)
+    ledger.contracts[contract_no] = ledger.procurements[code]
+    ledger.providers[code] = (provider, USCC_OF[provider])
+
+
+@posting_step('{on}，"{who}"签订合同"{contract_no}"的补充协议"{amendment_no}"，合同金额增加"{amount}"元')
+def amend_contract_on(ledger: Ledger, on: str, who: str, contract_no: str, amendment_no: str, amount: str) -> None:
+    body = {"step": "contract_amended", "effective_on": day(on),
+            "details": {"amendment_no": amendment_no, "amount_delta": yuan(amount), "reason": "增加服务内容"}}
+    _posted(ledger, who, f"/procurements/{ledger.contracts[contract_no]}/steps", body)
+
+
+@posting_step('{on}，"{who}"从资金"{doc}"向(?:承接机构|"{payee}")拨付项目"{code}"的(?:第(?P<installment>[0-9]+)期款)?'
+              '"{amount}"元')
+def disburse_on(ledger: Ledger, on: str, who: str, doc: str, payee: str | None, code: str, installment: str | None,
+                amount: str) -> None:
+    """To 承接机构: the provider the project contracted, named with its USCC; to "名称": that name only."""
+    payee_name, payee_uscc = ledger.providers[code] if payee is None else (payee, None)
+    body = t.disbursement(ledger.funds[doc], yuan(amount), effective_on=day(on), payee_name=payee_name,
+                          payee_uscc=payee_uscc)
+    if installment is not None:
+        body.update(installment=int(installment), procurement_id=ledger.procurements[code])
+    result = _posted(ledger, who, f"/projects/{ledger.projects[code]}/disbursements", body, kind="拨付")
+    ledger.disbursements.setdefault(code, []).append(result["entry_id"])
+
+
+@posting_step('{on}，"{who}"在项目"{code}"的"{line}"科目列支"{amount}"元(?:，资金来源"{doc}")?，'
+              "付给(?P<kind>" + "|".join(sorted(PAYEE_KIND_CODES, key=len, reverse=True)) + ')"{payee}"'
+              '(?:，发票"{invoice}")?')
+def spend_on(ledger: Ledger, on: str, who: str, code: str, line: str, amount: str, doc: str | None, kind: str,
+             payee: str, invoice: str | None) -> None:
+    body = t.expenditure(yuan(amount), line=category(line), payee_name=payee, payee_kind=PAYEE_KIND_CODES[kind],
+                         invoice_no=invoice, effective_on=day(on), description=None)
+    if doc is not None:
+        body["fund_id"] = ledger.funds[doc]
+    result = _posted(ledger, who, f"/projects/{ledger.projects[code]}/expenditures", body, kind="支出")
+    ledger.entries.setdefault(code, []).append(result["entry_id"])
+
+
+@posting_step('{on}，"{who}"将项目"{code}"预算中"{source}"的"{amount}"元调整到"{target}"，'
+              '(?:批准文号"{document}"|未经批准)')
+def revise_on(ledger: Ledger, on: str, who: str, code: str, source: str, amount: str, target: str,
+              document: str | None) -> None:
+    body = {"moves": [{"from_line": category(source), "to_line": category(target), "amount": yuan(amount)}],
+            "reason": "根据服务需求调整预算", "effective_on": day(on), "approval_document": document}
+    _posted(ledger, who, f"/projects/{ledger.projects[code]}/budget-revisions", body, kind="预算调整")
+
+
+@posting_step('{on}，"{who}"记录项目"{code}"的(?P<kind>自评|中期评估|结项评估)，总分"{total}"分')
+def evaluate_on(ledger: Ledger, on: str, who: str, code: str, kind: str, total: str) -> None:
+    """Weights 决策 20 / 过程 20 / 产出 30 / 效益 30; each dimension scores the same share of its weight."""
+    scores = {d: (w * Decimal(total) / 100).quantize(Decimal("0.01")) for d, w in EVALUATION_WEIGHTS.items()}
+    assert sum(scores.values()) == Decimal(total), f"{total} does not split evenly over the weights"
+    body = {"kind": EVALUATION_KINDS[kind], "evaluator": "石家庄市社会工作评估中心", "effective_on": day(on),
+            "weights": {d: str(w) for d, w in EVALUATION_WEIGHTS.items()},
+            "scores": {d: str(s) for d, s in scores.items()}}
+    result = _posted(ledger, who, f"/projects/{ledger.projects[code]}/evaluations", body)
+    assert Decimal(result["total"]) == Decimal(total), result
+
+
+@posting_step('{on}，"{who}"冲销项目"{code}"的上一笔(?P<kind>支出|拨付)，原因"{reason}"')
+def reverse_on(ledger: Ledger, on: str, who: str, code: str, kind: str, reason: str) -> None:
+    entries = ledger.entries if kind == "支出" else ledger.disbursements
+    body = {"entry_id": entries[code][-1], "reason": reason, "effective_on": day(on)}
+    _posted(ledger, who, f"/projects/{ledger.projects[code]}/reversals", body)
+
+
+# -- what auditors find -------------------------------------------------------------------------------------------
+
+def _findings(ledger: Ledger, who: str, **query: str) -> list[dict[str, Any]]:
+    """Findings the reader sees once the views have applied everything posted so far (read-your-writes)."""
+    response = ledger.people[who].get("/audit/findings",
+                                      query={"min_position": str(t.log_position(ledger.app)), **query})
+    assert response.status_code == 200, response.get_json()
+    items: list[dict[str, Any]] = response.get_json()["items"]
+    return items
+
+
+def _reload_finding(ledger: Ledger) -> dict[str, Any]:
+    assert ledger.finding is not None, "name a finding first (…查到项目…有一条…问题)"
+    reader = ledger.people[ledger.finding_reader] if ledger.finding_reader else _reader(ledger)
+    response = reader.get(f"/audit/findings/{ledger.finding['finding_id']}",
+                          query={"min_position": str(t.log_position(ledger.app))})
+    assert response.status_code == 200, response.get_json()
+    ledger.finding = response.get_json()
+    return ledger.finding
+
+
+@then(pattern('"{who}"查到项目"{code}"有一条"(?P<rule>[A-Z]{3}-[0-9]{2}) (?P<title>[^"]+)"问题，严重程度"{severity}"'))
+def one_finding(ledger: Ledger, who: str, code: str, rule: str, title: str, severity: str) -> None:
+    found = _findings(ledger, who, project=ledger.projects[code], rule=rule)
+    assert len(found) == 1, found
+    [finding] = found
+    assert (finding["rule"], finding["title"], finding["severity"]) == (rule, title, severity), finding
+    assert finding["status"] == "open" and finding["rule_version"] >= 1, finding
+    response = ledger.people[who].get(f"/audit/findings/{finding['finding_id']}")
+    assert response.status_code == 200, response.get_json()
+    ledger.finding, ledger.finding_reader = response.get_json(), who
+
+
+@then(pattern('"{who}"查到项目"{code}"没有"(?P<rule>[A-Z]{3}-[0-9]{2})"问题'))
+def no_finding_of_rule(ledger: Ledger, who: str, code: str, rule: str) -> None:
+    found = _findings(ledger, who, project=ledger.projects[code], rule=rule)
+    assert found == [], [(f["rule"], f["detail"]) for f in found]
+
+
+@given(pattern('"{who}"查到项目"{code}"没有任何问题'))
+@then(pattern('"{who}"查到项目"{code}"没有任何问题'))
+def no_findings(ledger: Ledger, who: str, code: str) -> None:
+    found = _findings(ledger, who, project=ledger.projects[code])
+    assert found == [], [(f["rule"], f["detail"]) for f in found]
+
+
+def _is_just_posted(ledger: Ledger, kind: str, event: dict[str, Any]) -> bool:
+    posted, name = ledger.just_posted[kind], POSTING_IDS[kind]
+    return bool(event["type"] == EVENT_TYPES[kind] and event["data"].get(name) == posted[name])
+
+
+@then(pattern("证据是刚记的这笔(?P<kind>支出|拨付|预算调整)"))
+def evidence_is_just_posted(ledger: Ledger, kind: str) -> None:
+    assert ledger.finding is not None
+    events = ledger.finding["evidence_events"]
+    assert len(events) == len(ledger.finding["evidence"]) == 1, events
+    assert _is_just_posted(ledger, kind, events[0]), (ledger.just_posted[kind], events[0])
+
+
+@then("证据依次是:")
+def evidence_in_order(ledger: Ledger, datatable: list[list[str]]) -> None:
+    """The table lists 事件 | 业务日期 [| 金额]; 事件 is a kind of event, or 刚记的这笔支出 / 拨付 / 预算调整."""
+    assert ledger.finding is not None
+    events = ledger.finding["evidence_events"]
+    header, rows = datatable[0], datatable[1:]
+    assert len(events) == len(ledger.finding["evidence"]) == len(rows), events
+    for row, event in zip(rows, events, strict=True):
+        expected = dict(zip(header, row, strict=True))
+        what = expected["事件"]
+        if what.startswith("刚记的这笔"):
+            assert _is_just_posted(ledger, what.removeprefix("刚记的这笔"), event), event
+        else:
+            assert event["type"] == EVENT_TYPES[what], (what, event)
+        assert event["effective_on"] == day(expected["业务日期"]), (expected, event)
+        if expected.get("金额", "").strip():
+            assert event["data"]["amount"] == yuan(expected["金额"]), (expected, event)
+
+
+@then(pattern('问题说明包含"{text}"'))
+def detail_mentions(ledger: Ledger, text: str) -> None:
+    assert ledger.finding is not None and text in ledger.finding["detail"], ledger.finding
+
+
+@then(pattern('该问题记录了所用参数"{name}"为"{value}"'))
+def parameter_used(ledger: Ledger, name: str, value: str) -> None:
+    assert ledger.finding is not None
+    assert str(ledger.finding["params"][PARAMETER_NAMES[name]]) == value, ledger.finding["params"]
+
+
+# -- auditors' decisions ------------------------------------------------------------------------------------------
+
+@when(pattern('{on}，"{who}"对该问题作出"(?P<decision>' + "|".join(DECISION_CODES) + ')"决定(?:，说明"{note}")?'))
+def decide(ledger: Ledger, on: str, who: str, decision: str, note: str | None) -> None:
+    """Not a posting of the books: whether it is accepted is what the scenario says next."""
+    assert ledger.finding is not None
+    ledger.post(who, f"/audit/findings/{ledger.finding['finding_id']}/decisions",
+                {"decision": DECISION_CODES[decision], "note": note, "effective_on": day(on)})
+
+
+@then(pattern('该问题的状态为"{status}"'))
+def finding_status(ledger: Ledger, status: str) -> None:
+    assert STATUS_NAMES[_reload_finding(ledger)["status"]] == status, ledger.finding
+
+
+@then(pattern("该问题的处理记录依次是{decisions}"))
+def decision_history(ledger: Ledger, decisions: str) -> None:
+    names = {code: name for name, code in DECISION_CODES.items()}
+    history = [names[d["decision"]] for d in _reload_finding(ledger)["decisions"]]
+    assert history == re.findall(r'"([^"]+)"', decisions), history
+
+
+@then(pattern("该问题已撤销，撤销日期为{on}"))
+def finding_retracted(ledger: Ledger, on: str) -> None:
+    finding = _reload_finding(ledger)
+    assert (finding["status"], finding["retracted_on"]) == ("retracted", day(on)), finding
