@@ -90,20 +90,27 @@ def prohibited_use(ctx: ProjectContext) -> Iterator[Finding]:
 
 @rule("EAR-03", 1, "超预算支出")
 def over_budget_line(ctx: ProjectContext) -> Iterator[Finding]:
-    """Cumulative spending on a line above the line's approved amount at that date."""
+    """Cumulative spending on a line above the line's approved amount, judged at every expenditure and at every
+    approved revision (a revision can take money away from a line that has already spent it)."""
     p = ctx.project
     tolerance = ctx.params("EAR-03")["tolerance"]
-    spent: dict[str, Decimal] = {}
+    expenditures = _expenditures(p)
+    checkpoints = sorted(
+        [(e["effective_on"], e["ref"]["position"], e) for e in expenditures]
+        + [(r["effective_on"], r["ref"]["position"], r) for r in p.revisions if r["approval_document"]],
+        key=lambda c: (c[0], c[1]))
     flagged: set[str] = set()
-    for e in _expenditures(p):
-        line = e["line"]
-        spent[line] = spent.get(line, ZERO) + e["amount"]
-        approved = _approved_lines(p, e["effective_on"]).get(line, ZERO)
-        if line not in flagged and approved > 0 and spent[line] > approved + tolerance:
-            flagged.add(line)
-            yield ctx.finding("EAR-03", 1, "S2", f"line:{line}", "超预算支出",
-                              f"{_label(line)} 累计支出 {spent[line]} 元，超过批准预算 {approved} 元",
-                              e["effective_on"], [e["ref"], p.registration["ref"]])
+    for day, _, item in checkpoints:
+        approved = _approved_lines(p, day)
+        lines = [item["line"]] if "line" in item else [m["from_line"] for m in item["moves"]]
+        for line in lines:
+            spent = sum((e["amount"] for e in expenditures if e["line"] == line and e["effective_on"] <= day), ZERO)
+            limit = approved.get(line, ZERO)
+            if line not in flagged and limit > 0 and spent > limit + tolerance:
+                flagged.add(line)
+                yield ctx.finding("EAR-03", 1, "S2", f"line:{line}", "超预算支出",
+                                  f"{_label(line)} 累计支出 {spent} 元，超过批准预算 {limit} 元", day,
+                                  [item["ref"], p.registration["ref"]])
 
 
 @rule("EAR-04", 1, "未经批准调整预算")
@@ -127,29 +134,31 @@ def unapproved_budget_shift(ctx: ProjectContext) -> Iterator[Finding]:
 
 @rule("EAR-05", 1, "挪用")
 def diversion(ctx: ProjectContext) -> Iterator[Finding]:
-    """Spending from a fund never allocated to the project, or beyond it; or paying someone not contracted."""
+    """Spending from a fund never allocated to the project, or beyond what it had allocated by that date; or
+    paying someone who is not the contracted provider."""
     p = ctx.project
-    received: dict[str, Decimal] = {}
-    for r in p.receipts:
-        received[r["fund_id"]] = received.get(r["fund_id"], ZERO) + r["amount"]
-    for r in p.returns:
-        received[r["fund_id"]] = received.get(r["fund_id"], ZERO) - r["amount"]
+    ever = {r["fund_id"] for r in p.receipts}
     spent: dict[str, Decimal] = {}
     over: set[str] = set()
     for e in _expenditures(p):
         fund_id = e.get("fund_id")
         if not fund_id:
             continue
-        if fund_id not in received:
+        name = ctx.funds[fund_id].document_no if fund_id in ctx.funds else fund_id
+        if fund_id not in ever:
             yield ctx.finding("EAR-05", 1, "S1", e["entry_id"], "挪用",
-                              f"支出记在从未拨给本项目的资金 {fund_id} 名下", e["effective_on"], [e["ref"]])
+                              f"支出记在从未拨给本项目的资金 {name} 名下", e["effective_on"], [e["ref"]])
             continue
         spent[fund_id] = spent.get(fund_id, ZERO) + e["amount"]
-        if spent[fund_id] > received[fund_id] and fund_id not in over:
+        received = (sum((r["amount"] for r in p.receipts if r["fund_id"] == fund_id
+                         and r["effective_on"] <= e["effective_on"]), ZERO)
+                    - sum((r["amount"] for r in p.returns if r["fund_id"] == fund_id
+                           and r["effective_on"] <= e["effective_on"]), ZERO))
+        if spent[fund_id] > received and fund_id not in over:
             over.add(fund_id)
             yield ctx.finding("EAR-05", 1, "S1", f"fund:{fund_id}", "挪用",
-                              f"从资金 {fund_id} 累计支出 {spent[fund_id]} 元，"
-                              f"超过其拨给本项目的 {received[fund_id]} 元", e["effective_on"], [e["ref"]])
+                              f"截至 {e['effective_on']} 从资金 {name} 累计支出 {spent[fund_id]} 元，"
+                              f"超过其已拨给本项目的 {received} 元", e["effective_on"], [e["ref"]])
     if not p.contracts:
         return
     for d in _disbursements(p):
