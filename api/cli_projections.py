@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api.config import ensure_data_dir, load_config, persistence_env, read_side_env
 from ledger.application import LedgerApplication
-from projections.runtime import ReadSide, rebuild, run_worker, status_table
+from projections.runtime import ReadSide, engine_from_env, rebuild, run_worker, status_table
 
 
 @contextmanager
@@ -59,3 +62,52 @@ def rebuild_command() -> None:
     with _read_side() as read_side:
         result = rebuild(read_side)
     click.echo(json.dumps(result))
+
+
+@click.command("replay")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"]),
+              default=None, help="recorded instant with offset, e.g. 2024-06-30T23:59:59+08:00 (default: now)")
+@click.option("--position", type=click.IntRange(0), default=None, help="or: replay up to this log position")
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="business date: findings that had taken effect by then")
+@click.option("--region", default="", help="division code: findings and roll-up of this region (default: all)")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="file to write (required for xlsx); default standard output")
+def replay_command(as_of: Any, position: int | None, on: Any, region: str, fmt: str, output: str | None) -> None:
+    """The audit findings (and a region's roll-up) as the ledger knew them at a past instant, replayed from the log."""
+    from projections.export import FINDING_COLUMNS, to_csv, to_xlsx
+    from projections.replay import replay
+
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx needs --output FILE")
+    values = load_config()
+    env = persistence_env(values)
+    app = LedgerApplication(env=env)
+    console = Console(stderr=True)
+    try:
+        with Progress(TextColumn("[bold]replaying the log"), BarColumn(), MofNCompleteColumn(),
+                      console=console) as bar:
+            task = bar.add_task("replay", total=app.recorder.max_notification_id() or 1)
+            views, reached = replay(app, as_of_position=position, as_of=as_of,
+                                    engine=engine_from_env(read_side_env(values)),
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+        findings = views.list_findings(scope="", region=region or None, on=on.date() if on else None, limit=10**9)
+        console.print(f"replayed up to log position {reached}: {len(findings)} findings")
+        if fmt == "xlsx":
+            Path(str(output)).write_bytes(to_xlsx(findings, FINDING_COLUMNS, "findings"))
+            return
+        if fmt == "csv":
+            text = to_csv(findings, FINDING_COLUMNS)
+        else:
+            document = {"position": reached, "as_of": as_of.isoformat() if as_of else None,
+                        "on": on.date().isoformat() if on else None, "findings": findings}
+            if region:
+                document["region"] = views.region_rollup(region)
+            text = json.dumps(document, ensure_ascii=False, default=str, indent=2) + "\n"
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+    finally:
+        app.close()

@@ -27,8 +27,8 @@ def replay(app: LedgerApplication, *, as_of_position: int | None = None, as_of: 
     projection = AuditProjection(store, app.mapper, engine)
     head = app.recorder.max_notification_id() or 0
     stop = head if as_of_position is None else min(as_of_position, head)
-    position = 0
-    while position < stop:
+    position, reached_instant = 0, False
+    while position < stop and not reached_instant:
         notifications = list(app.recorder.select_notifications(start=position, limit=batch_size, stop=stop,
                                                                 inclusive_of_start=False))
         if not notifications:
@@ -37,15 +37,14 @@ def replay(app: LedgerApplication, *, as_of_position: int | None = None, as_of: 
             kept = []
             for notification in notifications:
                 if app.mapper.to_domain_event(notification).timestamp > as_of:
-                    stop = position  # nothing recorded later counts
+                    reached_instant = True  # nothing recorded later counts
                     break
                 kept.append(notification)
             notifications = kept
-        if not notifications:
-            break
-        with store.db.transaction() as cursor:
-            projection.process(cursor, store.generation(cursor), notifications)
-        position = notifications[-1].id
+        if notifications:
+            with store.db.transaction() as cursor:
+                projection.process(cursor, store.generation(cursor), notifications)
+            position = notifications[-1].id
         if progress is not None:
-            progress(position, stop)
+            progress(stop if reached_instant else position, stop)
     return AuditQueries(store, engine), position

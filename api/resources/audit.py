@@ -39,6 +39,13 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1",
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _views_for(query: dict[str, Any]) -> tuple[AuditQueries, int]:
+    """The views a read asks for: replayed as of a recorded instant, or the live ones (with ``min_position``)."""
+    if query.get("as_of") is not None:
+        return replay(ledger(), as_of=query["as_of"], engine=extension().read_side.engine)
+    return _views(query.get("min_position")), _position()
+
+
 def _views(min_position: int | None) -> AuditQueries:
     """The live views, once they have applied ``min_position`` (503 with Retry-After if they lag too long)."""
     if not extension().views_at_least(min_position):
@@ -95,10 +102,7 @@ def list_findings(query: dict[str, Any]) -> Any:
     """Findings in the caller's scope: filters region, rule, severity, status, project; `on` and `as_of` dates"""
     if query.get("region"):
         _in_scope(query["region"])
-    if query.get("as_of") is not None:
-        views, position = replay(ledger(), as_of=query["as_of"], engine=extension().read_side.engine)
-    else:
-        views, position = _views(query.get("min_position")), _position()
+    views, position = _views_for(query)
     limit = query["limit"]
     rows = views.list_findings(
         scope=g.principal.scope, region=query.get("region"), rule=query.get("rule"), severity=query.get("severity"),
@@ -112,8 +116,8 @@ def list_findings(query: dict[str, Any]) -> Any:
             "next_cursor": _encode(page[-1]["finding_id"]) if page else query.get("cursor")}
 
 
-def _finding_in_scope(finding_id: str, min_position: int | None = None) -> dict[str, Any]:
-    finding = _views(min_position).get_finding(finding_id)
+def _finding_in_scope(finding_id: str) -> dict[str, Any]:
+    finding = _views(None).get_finding(finding_id)
     if finding is None:
         raise NotFoundError(f"no finding {finding_id}")
     _in_scope(finding["region_code"])
@@ -142,7 +146,11 @@ def _evidence_events(finding: dict[str, Any]) -> list[dict[str, Any]]:
 @problems(blp, *READ_PROBLEMS, 503)
 def get_finding(query: dict[str, Any], finding_id: str) -> Any:
     """One finding with its evidence events in full and its decision history"""
-    finding = _finding_in_scope(finding_id, query.get("min_position"))
+    views, _ = _views_for(query)
+    finding = views.get_finding(finding_id)
+    if finding is None:
+        raise NotFoundError(f"no finding {finding_id}")
+    _in_scope(finding["region_code"])
     return {**finding, "evidence_events": _evidence_events(finding)}
 
 
@@ -171,11 +179,12 @@ def region(query: dict[str, Any], code: str) -> Any:
 
     division = get_division(code)
     _in_scope(division.code)
-    rollup = _views(query.get("min_position")).region_rollup(division.code)
+    views, position = _views_for(query)
+    rollup = views.region_rollup(division.code)
     fmt = _export_format(query)
     if fmt != "json":
         return _exported([rollup, *rollup["children"]], ROLLUP_COLUMNS, fmt, f"region-{division.code}")
-    return {**rollup, "views_position": _position()}
+    return {**rollup, "views_position": position}
 
 
 @blp.route("/audit/projects/<uuid:project_id>")
@@ -186,10 +195,11 @@ def region(query: dict[str, Any], code: str) -> Any:
 def project_ledger(query: dict[str, Any], project_id: UUID) -> Any:
     """A project's ledger by budget line: budget, revisions, approved, spent, reversed"""
     check_read_scope(project_id, "project")
-    found = _views(query.get("min_position")).project_ledger(str(project_id))
+    views, position = _views_for(query)
+    found = views.project_ledger(str(project_id))
     if found is None:
-        raise NotFoundError(f"project {project_id} is not in the audit views yet")
-    return {**found, "views_position": _position()}
+        raise NotFoundError(f"project {project_id} is not in the audit views at that point")
+    return {**found, "views_position": position}
 
 
 @blp.route("/checks/expenditures", methods=["POST"])

@@ -18,6 +18,7 @@ EXPORT_FORMATS = ("json", "csv", "xlsx")
 class ReadQuery(Strict):
     min_position = fields.Integer(validate=Range(0, 2**62), metadata={
         "description": "wait (bounded) until the views have applied this log position: read your own writes"})
+    as_of = Instant(metadata={"description": "as the ledger knew it at this recorded instant (replayed from the log)"})
     format = fields.String(validate=OneOf(EXPORT_FORMATS), metadata={
         "description": "json (default), csv or xlsx; `Accept: text/csv` works too"})
 
@@ -29,7 +30,6 @@ class FindingsQuery(ReadQuery):
     status = choice(FINDING_STATUSES)
     project = fields.UUID()
     on = Day(metadata={"description": "evaluation date: what had taken effect by then"})
-    as_of = Instant(metadata={"description": "as the ledger knew it at this recorded instant (replayed)"})
     cursor = fields.String(validate=Length(max=200))
     limit = fields.Integer(validate=Range(1, MAX_LIMIT), load_default=100)
 
