@@ -16,7 +16,13 @@ from openpyxl.utils import get_column_letter
 FINDING_COLUMNS: Sequence[tuple[str, str]] = (
     ("finding_id", "问题编号"), ("rule", "规则"), ("rule_version", "规则版本"), ("severity", "严重程度"),
     ("title", "问题"), ("detail", "说明"), ("region_code", "区划代码"), ("project_id", "项目"),
-    ("effective_on", "发生日期"), ("status", "状态"), ("params", "参数"), ("evidence", "证据事件"),
+    ("effective_on", "发生日期"), ("status", "状态"), ("first_seen", "首次发现"), ("params", "参数"),
+    ("evidence", "证据事件"),
+)
+PROGRESS_COLUMNS: Sequence[tuple[str, str]] = (
+    ("code", "项目编号"), ("name", "项目名称"), ("township_code", "乡镇(街道)代码"), ("on", "评价日期"),
+    ("budget", "预算"), ("received", "到位资金"), ("disbursed", "已拨付"), ("spent", "已支出"),
+    ("time_progress", "序时进度"), ("spending_progress", "支出进度"), ("status", "状态"),
 )
 ROLLUP_COLUMNS: Sequence[tuple[str, str]] = (
     ("code", "区划代码"), ("name", "名称"), ("level", "层级"), ("funds", "资金数"), ("funds_in", "下达资金"),
@@ -78,3 +84,7 @@ def to_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]], 
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+COVERAGE_COLUMNS: Sequence[tuple[str, str]] = (
+    ("code", "区划代码"), ("name", "名称"), ("level", "层级"), ("on", "评价日期"), ("township_units", "乡级单位数"),
+    ("operating", "运营社工站"), ("coverage", "覆盖率"), ("behind_plan", "落后于计划"), ("denominator", "统计口径"),
+)

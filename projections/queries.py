@@ -11,10 +11,12 @@ from uuid import uuid4
 from ledger.finding_case import STATUS_AFTER
 from ledger.regions import children, get_division, normalise_scope
 from projections.audit import group_key
+from projections.coverage import CountingRule, coverage, coverage_finding
 from projections.engine import RuleEngine, funds_of
+from projections.progress import fund_lags, project_lags, project_progress
 from projections.rules import Finding
 from projections.state import FundState, ProjectState, from_record
-from projections.store import Cursor, ViewStore, yuan
+from projections.store import Cursor, ViewStore, decode, yuan
 
 MONEY_COLUMNS = ("appropriated", "allocated_to_funds", "allocated_to_projects", "recovered", "returned", "available",
                  "budget", "received", "committed", "disbursed", "spent", "reversed", "revised", "approved")
@@ -233,3 +235,86 @@ class AuditQueries:
                 if record is not None:
                     members.append(from_record(ProjectState, record))
         return [(p, e) for p in members for e in p.entries if e["kind"] == "expenditure" and group_key(e) == key]
+
+
+class ProgressQueries:
+    """Progress, time-based findings and coverage on an evaluation date, computed from the projection's state."""
+
+    def __init__(self, audit: AuditQueries) -> None:
+        self.audit = audit
+        self.store = audit.store
+        self.engine = audit.engine
+
+    def _states(self, cursor: Cursor, kind: str, region_prefix: str, project: str | None = None) -> list[Any]:
+        generation = self.store.generation(cursor)
+        state, table = self.store.table("state", generation), self.store.table(
+            "projects" if kind == "project" else "funds", generation)
+        key, region_column = ("project_id", "township_code") if kind == "project" else ("fund_id", "region_code")
+        sql = (f"SELECT s.body FROM {state} s JOIN {table} t ON s.id = t.{key} WHERE s.kind = ? "
+               f"AND t.{region_column} LIKE ?")
+        params: list[Any] = [kind, region_prefix + "%"]
+        if project:
+            sql += f" AND t.{key} = ?"
+            params.append(project)
+        cursor.execute(sql + f" ORDER BY t.{key}", params)
+        cls = ProjectState if kind == "project" else FundState
+        return [from_record(cls, decode(row["body"])) for row in cursor.fetchall()]
+
+    def _scope_prefix(self, scope: str, region: str | None) -> str:
+        return _prefix(region) if region else _prefix(scope)
+
+    def progress(self, *, on: date, scope: str = "", region: str | None = None,
+                 project: str | None = None) -> list[dict[str, Any]]:
+        """Each project's progress on ``on`` (months included when one project is asked for)."""
+        with self.store.db.transaction(write=False) as cursor:
+            projects = self._states(cursor, "project", self._scope_prefix(scope, region), project)
+        rows = []
+        for state in projects:
+            if not state.township_code.startswith(_prefix(scope)):
+                continue
+            row = project_progress(state, on)
+            if project is None:
+                row.pop("months")
+            rows.append(row)
+        return rows
+
+    def lag_findings(self, *, on: date, scope: str = "", region: str | None = None, project: str | None = None,
+                     rules: set[str] | None = None) -> list[dict[str, Any]]:
+        """LAG findings of projects and funds in the scope on ``on``, each with the day it was first seen."""
+        prefix = self._scope_prefix(scope, region)
+        with self.store.db.transaction(write=False) as cursor:
+            projects = self._states(cursor, "project", prefix, project)
+            funds = [] if project else self._states(cursor, "fund", prefix)
+            generation = self.store.generation(cursor)
+
+            def fund(fund_id: str) -> FundState | None:
+                record = self.store.load_state(cursor, generation, "fund", fund_id)
+                return None if record is None else from_record(FundState, record)
+
+            touched = {p.id: funds_of(p, fund) for p in projects}
+        found = []
+        for state in projects:
+            if state.township_code.startswith(_prefix(scope)):
+                found += project_lags(self.engine, state, touched[state.id], on, rules)
+        for state in funds:
+            if state.holder_region.startswith(_prefix(scope)) and state.appropriated_on <= on:
+                found += fund_lags(self.engine, state, on, rules)
+        return found
+
+    def coverage(self, code: str, on: date, rule: CountingRule | None = None) -> dict[str, Any]:
+        """Township units of a region with a station project operating on ``on``, against the region's target."""
+        division = get_division(code)
+        with self.store.db.transaction(write=False) as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT township_code FROM {self.audit._t(cursor, 'projects')} WHERE township_code LIKE ? "
+                "AND period_start <= ? AND period_end >= ? AND status <> 'closed'",
+                (_prefix(division.code) + "%", on.isoformat(), on.isoformat()))
+            operating = {row["township_code"] for row in cursor.fetchall()}
+        figure = coverage(division.code, operating, on, rule)
+        finding = coverage_finding(figure)
+        figure["finding"] = None if finding is None else {**finding.as_record(), "status": "open"}
+        figure["children"] = [
+            {k: v for k, v in coverage(child.code, operating, on, rule).items() if k != "target"}
+            for child in children(division.code) if child.level != "township"
+        ]
+        return figure

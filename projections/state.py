@@ -7,7 +7,7 @@ kept in memory), so a replay and the live views cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -320,7 +320,7 @@ def project_on(project: ProjectState, on: date) -> ProjectState:
         if contract["signed_on"] <= on:
             contracts[pid] = {**contract, "amendments": by(contract["amendments"])}
     return ProjectState(
-        **{**asdict(project), "receipts": by(project.receipts), "returns": by(project.returns),
+        **{**to_record(project), "receipts": by(project.receipts), "returns": by(project.returns),
            "revisions": by(project.revisions), "contracts": contracts, "entries": entries,
            "outputs": {m: o for m, o in project.outputs.items() if o["effective_on"] <= on},
            "evaluations": by(project.evaluations),

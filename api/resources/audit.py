@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from flask import Response, g, request
 
@@ -16,27 +18,40 @@ from api.problems import Problem
 from api.resources import READ_PROBLEMS, WRITE_PROBLEMS, Blueprint, problems
 from api.schemas.audit import (
     CheckOut,
+    CoverageOut,
+    CoverageQuery,
     DecisionIn,
     DecisionWritten,
     ExpenditureCheckIn,
     FindingDetail,
     FindingPage,
     FindingsQuery,
+    ProgressPage,
+    ProgressQuery,
     ProjectionStatusOut,
     ProjectLedgerOut,
     ReadQuery,
     RegionOut,
+    RegionQuery,
 )
 from api.writes import posting, written
 from ledger.errors import NotFoundError
-from projections.export import FINDING_COLUMNS, ROLLUP_COLUMNS, to_csv, to_xlsx
-from projections.queries import AuditQueries
+from projections.export import (
+    COVERAGE_COLUMNS,
+    FINDING_COLUMNS,
+    PROGRESS_COLUMNS,
+    ROLLUP_COLUMNS,
+    to_csv,
+    to_xlsx,
+)
+from projections.queries import AuditQueries, ProgressQueries
 from projections.replay import replay
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1",
                 description="Audit views (审计): findings with evidence, decisions, roll-ups, dry runs")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # business dates are Beijing time
 
 
 def _views_for(query: dict[str, Any]) -> tuple[AuditQueries, int]:
@@ -74,23 +89,33 @@ def _exported(rows: list[dict[str, Any]], columns: Any, fmt: str, name: str) -> 
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
-def _encode(value: str) -> str:
-    return base64.urlsafe_b64encode(f"f:{value}".encode()).decode().rstrip("=")
+def _encode(order: tuple[str, str]) -> str:
+    return base64.urlsafe_b64encode(f"f:{order[0]}|{order[1]}".encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> str:
+def _decode(cursor: str) -> tuple[str, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
         text = ""
-    if not text.startswith("f:") or len(text) > 80:
+    day, _, finding_id = text[2:].partition("|")
+    if not text.startswith("f:") or len(text) > 100 or not finding_id:
         raise Problem(400, "The cursor is not one this list gave out.", code="invalid_cursor",
                       errors={"cursor": ["Not a cursor of this list."]})
-    return text[2:]
+    return day, finding_id
 
 
 def _in_scope(code: str) -> None:
     actor().check_scope(code)
+
+
+def _lags_wanted(query: dict[str, Any]) -> bool:
+    rule = query.get("rule")
+    return (rule is None or rule.startswith("LAG")) and query.get("status") in (None, "open")
+
+
+def _today() -> date:
+    return datetime.now(SHANGHAI).date()
 
 
 @blp.route("/audit/findings")
@@ -99,21 +124,35 @@ def _in_scope(code: str) -> None:
 @blp.response(200, FindingPage)
 @problems(blp, 400, *READ_PROBLEMS, 503)
 def list_findings(query: dict[str, Any]) -> Any:
-    """Findings in the caller's scope: filters region, rule, severity, status, project; `on` and `as_of` dates"""
+    """Findings in the caller's scope: filters region, rule, severity, status, project; `on` (evaluation date of
+    the time-based LAG rules, default today) and `as_of` (replayed)"""
     if query.get("region"):
         _in_scope(query["region"])
     views, position = _views_for(query)
+    scope, project = g.principal.scope, str(query["project"]) if query.get("project") else None
+    rows = views.list_findings(scope=scope, region=query.get("region"), rule=query.get("rule"),
+                               severity=query.get("severity"), status=query.get("status"), project=project,
+                               on=query.get("on"), limit=10**9)
+    if _lags_wanted(query):
+        lags = ProgressQueries(views).lag_findings(on=query.get("on") or _today(), scope=scope,
+                                                   region=query.get("region"), project=project,
+                                                   rules={query["rule"]} if query.get("rule") else None)
+        rows += [f for f in lags if query.get("severity") in (None, f["severity"])]
+    rows.sort(key=_order)
+    if query.get("cursor"):
+        after = _decode(query["cursor"])
+        rows = [r for r in rows if _order(r) > after]
     limit = query["limit"]
-    rows = views.list_findings(
-        scope=g.principal.scope, region=query.get("region"), rule=query.get("rule"), severity=query.get("severity"),
-        status=query.get("status"), project=str(query["project"]) if query.get("project") else None,
-        on=query.get("on"), after=_decode(query["cursor"]) if query.get("cursor") else None, limit=limit + 1)
     fmt = _export_format(query)
     if fmt != "json":
         return _exported(rows[:limit], FINDING_COLUMNS, fmt, "findings")
     page = rows[:limit]
     return {"items": page, "has_more": len(rows) > limit, "views_position": position,
-            "next_cursor": _encode(page[-1]["finding_id"]) if page else query.get("cursor")}
+            "next_cursor": _encode(_order(page[-1])) if page else query.get("cursor")}
+
+
+def _order(row: dict[str, Any]) -> tuple[str, str]:
+    return (str(row["effective_on"]), str(row["finding_id"]))
 
 
 def _finding_in_scope(finding_id: str) -> dict[str, Any]:
@@ -170,11 +209,12 @@ def decide(data: dict[str, Any], finding_id: str) -> Any:
 
 @blp.route("/audit/regions/<string:code>")
 @requires("auditor", "officer")
-@blp.arguments(ReadQuery, location="query")
+@blp.arguments(RegionQuery, location="query")
 @blp.response(200, RegionOut)
 @problems(blp, *READ_PROBLEMS, 503)
 def region(query: dict[str, Any], code: str) -> Any:
-    """Roll-up for a province, city, county or township: money, projects and findings, and each child division"""
+    """Roll-up for a province, city, county or township: money, projects, findings, progress and coverage on a
+    date, and each child division"""
     from ledger.regions import get_division
 
     division = get_division(code)
@@ -184,7 +224,72 @@ def region(query: dict[str, Any], code: str) -> Any:
     fmt = _export_format(query)
     if fmt != "json":
         return _exported([rollup, *rollup["children"]], ROLLUP_COLUMNS, fmt, f"region-{division.code}")
-    return {**rollup, "views_position": position}
+    on = query.get("on") or _today()
+    progress = ProgressQueries(views)
+    projects = progress.progress(on=on, region=division.code)
+    lags = progress.lag_findings(on=on, region=division.code)
+    counts: dict[tuple[str, str], int] = {}
+    for lag in lags:
+        counts[(lag["rule"], lag["severity"])] = counts.get((lag["rule"], lag["severity"]), 0) + 1
+    summary = {
+        "on": on, "projects": len(projects),
+        "behind_time_progress": sum(1 for p in projects if p["spending_progress"] < p["time_progress"]),
+        "lag_findings": [{"rule": r, "severity": sev, "count": n} for (r, sev), n in sorted(counts.items())],
+    }
+    coverage = progress.coverage(division.code, on) if division.level != "township" else None
+    return {**rollup, "progress": summary, "coverage": coverage, "views_position": position}
+
+
+@blp.route("/audit/progress")
+@requires("auditor", "officer")
+@blp.arguments(ProgressQuery, location="query")
+@blp.response(200, ProgressPage)
+@problems(blp, *READ_PROBLEMS, 503)
+def progress(query: dict[str, Any]) -> Any:
+    """Per project on a date: budget, received, disbursed, spent, 序时进度 and 支出进度, evaluations; with `project`,
+    month by month against the monthly plan and output targets"""
+    if query.get("region"):
+        _in_scope(query["region"])
+    if query.get("project"):
+        check_read_scope(query["project"], "project")
+    views, position = _views_for(query)
+    on = query.get("on") or _today()
+    items = ProgressQueries(views).progress(on=on, scope=g.principal.scope, region=query.get("region"),
+                                            project=str(query["project"]) if query.get("project") else None)
+    fmt = _export_format(query)
+    if fmt != "json":
+        return _exported(items, PROGRESS_COLUMNS, fmt, "progress")
+    return {"on": on, "items": items, "views_position": position}
+
+
+@blp.route("/audit/coverage")
+@requires("auditor", "officer")
+@blp.arguments(CoverageQuery, location="query")
+@blp.response(200, CoverageOut)
+@problems(blp, *READ_PROBLEMS, 503)
+def coverage(query: dict[str, Any]) -> Any:
+    """覆盖率: township units with an operating station against the region's target (LAG-10 when behind), for the
+    region and each of its child divisions; the figure states which codes it counts"""
+    from ledger.regions import get_division, normalise_scope
+    from projections.coverage import CountingRule
+
+    scope = normalise_scope(g.principal.scope)
+    code = query.get("region") or (scope.ljust(6, "0") if scope and len(scope) <= 6 else scope)
+    if not code:
+        raise Problem(422, "Give a region: a nationwide caller must name the province, city or county.",
+                      code="validation_error", errors={"query.region": ["Required for a nationwide scope."]})
+    division = get_division(code)
+    if division.level == "township":
+        raise Problem(422, "Coverage is counted for a province, city or county.", code="validation_error",
+                      errors={"query.region": ["Not a township."]})
+    _in_scope(division.code)
+    views, position = _views_for(query)
+    rule = CountingRule(query["include_functional_zones"], query["include_enterprise_units"])
+    figure = ProgressQueries(views).coverage(division.code, query.get("on") or _today(), rule)
+    fmt = _export_format(query)
+    if fmt != "json":
+        return _exported([figure, *figure["children"]], COVERAGE_COLUMNS, fmt, f"coverage-{division.code}")
+    return {**figure, "views_position": position}
 
 
 @blp.route("/audit/projects/<uuid:project_id>")

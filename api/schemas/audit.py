@@ -53,6 +53,10 @@ class FindingOut(Schema):
     retracted_on = fields.String(allow_none=True)
     params = Plain(metadata={"description": "the rule parameters used"})
     evidence = Plain(metadata={"description": "the events that prove it: event_id, position, type, effective_on"})
+    evaluated_on = fields.Date(allow_none=True, metadata={
+        "description": "time-based (LAG) findings: the evaluation date they were judged on"})
+    first_seen = fields.Date(allow_none=True, metadata={
+        "description": "time-based (LAG) findings: the first day of the run of days on which it holds"})
 
 
 class FindingPage(Schema):
@@ -109,6 +113,9 @@ class RegionOut(Schema):
     open_findings = fields.Integer()
     findings = Plain(metadata={"description": "open findings by rule and severity"})
     children = Plain(metadata={"description": "the same figures for each child division with activity"})
+    progress = Plain(metadata={"description": "on the evaluation date: projects behind time progress, LAG findings "
+                                              "by rule and severity"})
+    coverage = Plain(allow_none=True, metadata={"description": "stations operating against township units"})
     views_position = fields.Integer()
 
 
@@ -147,3 +154,46 @@ class ProjectionStatusOut(Schema):
     lag_seconds = fields.Float()
 
 
+
+
+class RegionQuery(ReadQuery):
+    on = Day(metadata={"description": "evaluation date of progress and coverage (default today, Beijing time)"})
+
+
+class ProgressQuery(ReadQuery):
+    region = RegionCode(metadata={"description": "a division code: projects in it and below"})
+    project = fields.UUID(metadata={"description": "one project: its months are included"})
+    on = Day(metadata={"description": "evaluation date (default today, Beijing time)"})
+
+
+class ProgressPage(Schema):
+    on = fields.Date()
+    items = Plain(metadata={"description": "per project: budget, received, disbursed, spent, time progress "
+                                           "(序时进度), spending progress (支出进度), evaluations; with `project`, "
+                                           "months against the plan and output targets"})
+    views_position = fields.Integer()
+
+
+class CoverageQuery(ReadQuery):
+    region = RegionCode(metadata={"description": "a province, city or county (default: the caller's scope)"})
+    on = Day(metadata={"description": "evaluation date (default today, Beijing time)"})
+    include_functional_zones = fields.Boolean(load_default=False, metadata={
+        "description": "count township units of statistical functional zones (开发区/新区)"})
+    include_enterprise_units = fields.Boolean(load_default=False, metadata={
+        "description": "count 政企合一 township units"})
+
+
+class CoverageOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    on = fields.Date()
+    township_units = fields.Integer()
+    denominator = fields.String(metadata={"description": "which township codes the figure counts"})
+    operating = fields.Integer()
+    coverage = fields.Decimal(as_string=True)
+    target = Plain(allow_none=True)
+    behind_plan = fields.Boolean()
+    finding = Plain(allow_none=True, metadata={"description": "LAG-10 when behind the straight line to the target"})
+    children = Plain()
+    views_position = fields.Integer()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import openpyxl
-from conftest import People, World
 
 from api import testing as t
 
@@ -23,8 +23,8 @@ def _findings(caller: t.Caller, **query: str) -> list[dict]:
     return response.get_json()["items"]
 
 
-def test_an_expenditure_on_a_prohibited_category_shows_up_as_findings_with_evidence(people: People,
-                                                                                     world: World) -> None:
+def test_an_expenditure_on_a_prohibited_category_shows_up_as_findings_with_evidence(people: Any,
+                                                                                     world: Any) -> None:
     posted = _post_ok(people.hebei, f"/projects/{world.project}/expenditures",
                       t.expenditure(line="official_reception", invoice_no="FP-JD-1"))
     found = _findings(people.auditor_hebei, min_position=str(posted["position"]))
@@ -39,7 +39,7 @@ def test_an_expenditure_on_a_prohibited_category_shows_up_as_findings_with_evide
     assert detail["evidence_events"][0]["data"]["line"] == "official_reception"
 
 
-def test_a_reversal_retracts_the_findings_it_invalidates(people: People, world: World) -> None:
+def test_a_reversal_retracts_the_findings_it_invalidates(people: Any, world: Any) -> None:
     posted = _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(line="buildings"))
     assert any(f["rule"] == "EAR-02" for f in _findings(people.auditor_hebei))
     _post_ok(people.hebei, f"/projects/{world.project}/reversals",
@@ -50,8 +50,8 @@ def test_a_reversal_retracts_the_findings_it_invalidates(people: People, world: 
     assert retracted[0]["retracted_on"] == "2024-03-11"
 
 
-def test_an_auditors_decisions_set_a_findings_status_and_officers_may_not_decide(people: People,
-                                                                               world: World) -> None:
+def test_an_auditors_decisions_set_a_findings_status_and_officers_may_not_decide(people: Any,
+                                                                               world: Any) -> None:
     _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(line="investment"))
     finding = next(f for f in _findings(people.auditor_hebei) if f["rule"] == "EAR-02")
     path = f"/audit/findings/{finding['finding_id']}/decisions"
@@ -70,17 +70,18 @@ def test_an_auditors_decisions_set_a_findings_status_and_officers_may_not_decide
                      409, "invalid_state")
 
 
-def test_findings_stay_inside_the_callers_region_scope(people: People, world: World) -> None:
+def test_findings_stay_inside_the_callers_region_scope(people: Any, world: Any) -> None:
     _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(line="buildings"))
     assert _findings(people.auditor_hebei)
-    assert _findings(people.auditor_lanzhou) == []
+    assert all(f["region_code"].startswith("6201") for f in _findings(people.auditor_lanzhou))
+    assert all(f["region_code"].startswith("13") for f in _findings(people.auditor_hebei))
     t.assert_problem(people.auditor_lanzhou.get("/audit/findings", query={"region": "130000"}), 403)
-    finding = _findings(people.auditor_hebei)[0]
+    finding = _findings(people.auditor_hebei, rule="EAR-02")[0]
     t.assert_problem(people.auditor_lanzhou.get(f"/audit/findings/{finding['finding_id']}"), 403)
     t.assert_problem(people.anonymous.get("/audit/findings"), 401)
 
 
-def test_region_rollup_adds_up_from_townships_to_the_province(people: People, world: World) -> None:
+def test_region_rollup_adds_up_from_townships_to_the_province(people: Any, world: Any) -> None:
     _post_ok(people.hebei, f"/projects/{world.project}/disbursements", t.disbursement(world.county_fund, "50000.00"))
     _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(amount="800.00"))
     province = people.auditor_hebei.get("/audit/regions/130000").get_json()
@@ -94,7 +95,7 @@ def test_region_rollup_adds_up_from_townships_to_the_province(people: People, wo
     t.assert_problem(people.auditor_hebei.get("/audit/regions/999999"), 422)
 
 
-def test_project_ledger_by_budget_line(people: People, world: World) -> None:
+def test_project_ledger_by_budget_line(people: Any, world: Any) -> None:
     _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(amount="800.00"))
     ledger = people.auditor_hebei.get(f"/audit/projects/{world.project}").get_json()
     lines = {line["line"]: line for line in ledger["lines"]}
@@ -102,8 +103,8 @@ def test_project_ledger_by_budget_line(people: People, world: World) -> None:
     assert ledger["committed"] == "200000.00"
 
 
-def test_a_dry_run_shows_the_findings_an_expenditure_would_raise_and_writes_nothing(people: People,
-                                                                                  world: World) -> None:
+def test_a_dry_run_shows_the_findings_an_expenditure_would_raise_and_writes_nothing(people: Any,
+                                                                                  world: Any) -> None:
     before = t.log_position(people.hebei.app)
     response = people.hebei.post("/checks/expenditures",
                                  {"project_id": world.project, **t.expenditure(line="official_vehicles")})
@@ -119,7 +120,7 @@ def test_a_dry_run_shows_the_findings_an_expenditure_would_raise_and_writes_noth
                      403)
 
 
-def test_findings_and_rollups_export_as_csv_and_excel(people: People, world: World) -> None:
+def test_findings_and_rollups_export_as_csv_and_excel(people: Any, world: Any) -> None:
     _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(line="buildings"))
     response = people.auditor_hebei.get("/audit/findings", headers={"Accept": "text/csv"})
     assert response.mimetype == "text/csv"
@@ -131,7 +132,7 @@ def test_findings_and_rollups_export_as_csv_and_excel(people: People, world: Wor
     assert values[0][0] == "区划代码" and values[1][0] == "130000"
 
 
-def test_findings_as_of_an_earlier_instant_are_replayed_from_the_log(people: People, world: World) -> None:
+def test_findings_as_of_an_earlier_instant_are_replayed_from_the_log(people: Any, world: Any) -> None:
     first = _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(line="buildings"))
     history = people.hebei.get(f"/projects/{world.project}/events", query={"limit": "500"}).get_json()["items"]
     recorded = next(e["recorded_at"] for e in history if e["data"].get("entry_id") == first["entry_id"])
@@ -142,7 +143,7 @@ def test_findings_as_of_an_earlier_instant_are_replayed_from_the_log(people: Peo
     assert len(now) == 2 and len(then) == 1 and then < now
 
 
-def test_paging_through_findings_with_the_cursor(people: People, world: World) -> None:
+def test_paging_through_findings_with_the_cursor(people: Any, world: Any) -> None:
     for n in range(3):
         _post_ok(people.hebei, f"/projects/{world.project}/expenditures",
                  t.expenditure(line="buildings", invoice_no=f"FP-P{n}"))
@@ -152,3 +153,50 @@ def test_paging_through_findings_with_the_cursor(people: People, world: World) -
     ids = [f["finding_id"] for f in first["items"]] + [f["finding_id"] for f in second.get_json()["items"]]
     assert len(ids) == len(set(ids))
     t.assert_problem(people.auditor_hebei.get("/audit/findings", query={"cursor": "nonsense"}), 400)
+
+
+def test_progress_of_a_project_on_a_date_month_by_month(people: Any, world: Any) -> None:
+    _post_ok(people.hebei, f"/projects/{world.project}/disbursements", t.disbursement(world.county_fund, "50000.00"))
+    _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(amount="800.00"))
+    body = people.auditor_hebei.get("/audit/progress", query={"project": world.project, "on": "2024-04-15"})
+    assert body.status_code == 200, body.get_json()
+    [item] = body.get_json()["items"]
+    assert item["spent"] == "800.00" and item["received"] == "200000.00" and item["disbursed"] == "50000.00"
+    assert [m["month"] for m in item["months"]] == ["2024-03", "2024-04"]
+    assert item["months"][0]["spent_cumulative"] == "800.00" and item["months"][0]["complete"] is True
+    assert item["months"][1]["complete"] is False
+    assert item["time_progress"] > item["spending_progress"]
+    listed = people.auditor_hebei.get("/audit/progress", query={"region": "130102", "on": "2024-04-15"}).get_json()
+    assert [i["code"] for i in listed["items"]] == [item["code"]] and "months" not in listed["items"][0]
+    assert people.auditor_lanzhou.get("/audit/progress", query={"on": "2024-04-15"}).get_json()["items"] == []
+
+
+def test_time_based_findings_are_judged_on_the_evaluation_date_and_say_when_they_were_first_seen(
+        people: Any, world: Any) -> None:
+    on_time = _findings(people.auditor_hebei, rule="LAG-08", project=world.project, on="2024-04-10")
+    assert on_time == []  # the March report is due on 10 April: not late yet
+    late = _findings(people.auditor_hebei, rule="LAG-08", project=world.project, on="2024-04-11")
+    assert [(f["rule"], f["severity"], f["first_seen"]) for f in late] == [("LAG-08", "S3", "2024-04-11")]
+    assert late[0]["evaluated_on"] == "2024-04-11"
+
+
+def test_coverage_counts_operating_stations_against_township_units_and_states_its_denominator(
+        people: Any, world: Any) -> None:
+    body = people.auditor_hebei.get("/audit/coverage", query={"region": "130102", "on": "2024-06-30"})
+    assert body.status_code == 200, body.get_json()
+    figure = body.get_json()
+    assert figure["operating"] == 1 and figure["township_units"] > 1 and "不含" in figure["denominator"]
+    lanzhou = people.auditor_all.get("/audit/coverage", query={"region": "620100", "on": "2023-06-30"}).get_json()
+    assert lanzhou["township_units"] == 109 and lanzhou["behind_plan"] is True
+    assert lanzhou["finding"]["rule"] == "LAG-10"
+    assert people.auditor_all.get("/audit/coverage", query={
+        "region": "620100", "on": "2023-06-30", "include_functional_zones": "true",
+        "include_enterprise_units": "true"}).get_json()["township_units"] == 116
+    t.assert_problem(people.auditor_all.get("/audit/coverage"), 422)
+    t.assert_problem(people.auditor_lanzhou.get("/audit/coverage", query={"region": "130000"}), 403)
+
+
+def test_a_region_read_includes_progress_and_coverage_on_the_date(people: Any, world: Any) -> None:
+    body = people.auditor_hebei.get("/audit/regions/130102", query={"on": "2024-06-30"}).get_json()
+    assert body["progress"]["projects"] == 1 and body["progress"]["on"] == "2024-06-30"
+    assert body["coverage"]["operating"] == 1
