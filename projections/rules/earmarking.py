@@ -100,11 +100,14 @@ def over_budget_line(ctx: ProjectContext) -> Iterator[Finding]:
         + [(r["effective_on"], r["ref"]["position"], r) for r in p.revisions if r["approval_document"]],
         key=lambda c: (c[0], c[1]))
     flagged: set[str] = set()
+    running: dict[str, Decimal] = {}
     for day, _, item in checkpoints:
+        if "line" in item:
+            running[item["line"]] = running.get(item["line"], ZERO) + item["amount"]
         approved = _approved_lines(p, day)
         lines = [item["line"]] if "line" in item else [m["from_line"] for m in item["moves"]]
         for line in lines:
-            spent = sum((e["amount"] for e in expenditures if e["line"] == line and e["effective_on"] <= day), ZERO)
+            spent = running.get(line, ZERO)
             limit = approved.get(line, ZERO)
             if line not in flagged and limit > 0 and spent > limit + tolerance:
                 flagged.add(line)
