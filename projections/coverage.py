@@ -61,18 +61,28 @@ def coverage(region: str, operating: set[str], on: date, rule: CountingRule | No
     share = Decimal(covered) / Decimal(len(units)) if units else Decimal(0)
     target = next((t for t in targets if t.region == division.code), None)
     planned = planned_share(target, on) if target else None
+    behind = target is not None and behind_plan(target, on, covered, len(units))
     return {
         "code": division.code, "name": division.name, "level": division.level, "on": on,
         "township_units": len(units), "denominator": rule.describe(), "operating": covered,
         "coverage": share.quantize(Decimal("0.0001")),
-        "target": None if target is None else {"share": target.share, "by": target.by, "note": target.note,
-                                               "planned_on_date": planned},
-        "behind_plan": planned is not None and share < planned,
+        "target": None if target is None else {"share": target.share, "by": target.by, "start": target.start,
+                                               "note": target.note, "planned_on_date": planned},
+        "behind_plan": behind,
     }
 
 
+def behind_plan(target: CoverageTarget, on: date, covered: int, units: int) -> bool:
+    """Below the straight line, compared exactly: covered ÷ units < share × elapsed ÷ length, nothing rounded."""
+    if on >= target.by:
+        return Decimal(covered) < target.share * units
+    if on <= target.start:
+        return False
+    return Decimal(covered) * (target.by - target.start).days < target.share * units * (on - target.start).days
+
+
 def planned_share(target: CoverageTarget, on: date) -> Decimal:
-    """The straight line from nothing at the plan's start to its share at its deadline."""
+    """The straight line from nothing at the plan's start to its share at its deadline (rounded, for display)."""
     if on >= target.by:
         return target.share
     if on <= target.start:
@@ -91,4 +101,7 @@ def coverage_finding(figure: dict[str, Any]) -> Finding | None:
                    detail=(f"{figure['name']}截至 {figure['on']} 覆盖 {figure['operating']}/{figure['township_units']}"
                            f"（{figure['coverage']:.2%}），低于计划进度 {target['planned_on_date']:.2%}；"
                            f"口径：{figure['denominator']}"),
-                   effective_on=figure["on"], params={"target": str(target["share"]), "by": str(target["by"])})
+                   effective_on=figure["on"],
+                   params={"target": str(target["share"]), "by": str(target["by"]), "start": str(target["start"]),
+                           "planned_on_date": str(target["planned_on_date"]),
+                           "township_units": figure["township_units"], "denominator": figure["denominator"]})

@@ -27,7 +27,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "LAG-02": {"low": Decimal("0.80"), "high": Decimal("1.20"), "months": 2},
     "LAG-03": {"warning": Decimal("0.80"), "serious": Decimal("0.60")},
     "LAG-04": {"days": 90},
-    "LAG-05": {"province_days": 30, "lower_days": 60},
+    "LAG-05": {"province_days": 30, "lower_days": 60, "project_days": 30},
     "LAG-06": {"days_after_midpoint": 30},
     "LAG-07": {"days": 90},
     "LAG-08": {"due_day": 10},

@@ -97,12 +97,14 @@ def off_monthly_plan(ctx: LagContext) -> Iterator[Finding]:
 def outputs_behind(ctx: LagContext) -> Iterator[Finding]:
     p, on = ctx.project, ctx.on
     params = ctx.params("LAG-03")
-    due = sorted({t["month"] for t in p.output_targets if report_due(t["month"]) <= on})
-    if not due:
-        return
-    last = due[-1]
-    for target in (t for t in p.output_targets if t["month"] == last and t["cumulative_target"] > 0):
-        indicator = target["indicator"]
+    latest: dict[str, dict[str, Any]] = {}  # each indicator's last target whose month's report is due by ``on``
+    for t in p.output_targets:
+        if report_due(t["month"]) <= on and t["month"] >= latest.get(t["indicator"], t)["month"]:
+            latest[t["indicator"]] = t
+    for indicator, target in sorted(latest.items()):
+        last = target["month"]
+        if target["cumulative_target"] <= 0:
+            continue
         reported = sum(o["values"].get(indicator, 0) for m, o in p.outputs.items() if m <= last)
         ratio = Decimal(reported) / Decimal(target["cumulative_target"])
         severity = "S2" if ratio < params["serious"] else "S3" if ratio < params["warning"] else None
@@ -120,7 +122,7 @@ def idle_project_money(ctx: LagContext) -> Iterator[Finding]:
         return  # a project whose period has ended is judged by LAG-07
     days = ctx.params("LAG-04")["days"]
     received = sum((r["amount"] for r in p.receipts), ZERO) - sum((r["amount"] for r in p.returns), ZERO)
-    moved = [e["effective_on"] for e in p.entries if e["kind"] in ("disbursement", "expenditure")]
+    moved = [e["effective_on"] for e in [*p.live_entries("disbursement"), *p.live_entries("expenditure")]]
     paid_out = sum((e["amount"] for e in p.live_entries("disbursement")), ZERO)
     if received - paid_out <= 0 or not p.receipts:
         return
@@ -212,11 +214,12 @@ def fund_lags(fund: FundState, on: date, params: Callable[[str], dict[str, Any]]
         share = elapsed_share(date(fund.fiscal_year, 1, 1), year_end, min(on, year_end))
         progress = passed_on / fund.amount
         lag = params("LAG-01")
-        if on >= date(fund.fiscal_year, 9, 30) and progress < lag["q3_minimum"]:
+        q3_end = date(fund.fiscal_year, 9, 30)
+        at_q3 = sum((a["amount"] for a in allocations if a["effective_on"] <= q3_end), ZERO) / fund.amount
+        if fund.appropriated_on <= q3_end <= on and at_q3 < lag["q3_minimum"]:  # what was passed on by Q3's end
             yield finding("LAG-01", "S2", "q3", "支出进度慢于序时进度",
-                          f"三季度末资金下达或支出进度 {_pct(progress)}，低于 {_pct(lag['q3_minimum'])}",
-                          date(fund.fiscal_year, 9, 30))
-        elif share - progress >= lag["gap"]:
+                          f"三季度末资金下达或支出进度 {_pct(at_q3)}，低于 {_pct(lag['q3_minimum'])}", q3_end)
+        if share - progress >= lag["gap"]:
             severity = "S2" if share - progress >= lag["serious_gap"] else "S3"
             yield finding("LAG-01", severity, "year", "支出进度慢于序时进度",
                           f"资金下达或支出进度 {_pct(progress)}，序时进度 {_pct(share)}", on)
@@ -226,13 +229,19 @@ def fund_lags(fund: FundState, on: date, params: Callable[[str], dict[str, Any]]
     if available > 0 and (on - last_move).days >= idle_days:
         yield finding("LAG-04", "S2", "fund", "资金沉淀",
                       f"资金余额 {available} 元自 {last_move} 起 {(on - last_move).days} 天未分配或使用", on)
-    limit = params("LAG-05")["province_days" if level == "province" else "lower_days"]
+    onward = params("LAG-05")
+    limit = onward["province_days" if level == "province" else "lower_days"]
     deadline = fund.appropriated_on + timedelta(days=limit)
-    late = [a for a in allocations if a["effective_on"] > deadline]
+
+    def limit_for(allocation: dict[str, Any]) -> int:  # to a project: its own limit, whatever the fund's level
+        return onward["project_days"] if allocation["target_kind"] == "project" else limit
+
+    late = [a for a in allocations if (a["effective_on"] - fund.appropriated_on).days > limit_for(a)]
     if late:
         yield finding("LAG-05", "S2", "late", "资金下达超时",
-                      f"资金于 {fund.appropriated_on} 到达，{late[0]['effective_on']} 才下达，超过 {limit} 天",
-                      deadline)
+                      f"资金于 {fund.appropriated_on} 到达，{late[0]['effective_on']} 才下达"
+                      f"{'到项目' if late[0]['target_kind'] == 'project' else ''}，超过 {limit_for(late[0])} 天",
+                      fund.appropriated_on + timedelta(days=limit_for(late[0])))
     elif available > 0 and on > deadline:
         yield finding("LAG-05", "S2", "holding", "资金下达超时",
                       f"资金于 {fund.appropriated_on} 到达，超过 {limit} 天仍有 {available} 元未下达",

@@ -95,12 +95,18 @@ class Officer:
         return UUID(str(result["target_id"]))
 
     def project(self, *, township: str = JIANBEI, lines: dict[str, str] | None = None, start: date = DAY,
-                end: date = PERIOD_END, code: str | None = None) -> UUID:
+                end: date = PERIOD_END, code: str | None = None, monthly_plan: dict[str, str] | None = None,
+                output_targets: dict[tuple[str, str], int] | None = None) -> UUID:
+        """``monthly_plan`` maps a month to its planned cumulative spending, ``output_targets`` an (indicator,
+        month) pair to its cumulative target."""
         result = self._posted(self.app.register_project(
             self.actor, code=code or f"P-{township}-{self._n():03d}", name="社工站运营", township_code=township,
             station_name="社会工作服务站", service_domains=["elderly_care"], period_start=start, period_end=end,
             budget_lines=dict(lines or BUDGET), effective_on=start, provider_name=PROVIDER,
-            provider_uscc=PROVIDER_USCC))
+            provider_uscc=PROVIDER_USCC,
+            monthly_plan=[{"month": m, "cumulative_amount": a} for m, a in (monthly_plan or {}).items()],
+            output_targets=[{"indicator": i, "month": m, "cumulative_target": n}
+                            for (i, m), n in (output_targets or {}).items()]))
         return UUID(str(result["project_id"]))
 
     def allocate(self, fund: UUID, project: UUID, amount: Any, *, on: date = DAY) -> dict[str, Any]:
@@ -163,10 +169,12 @@ class Officer:
             self.actor, project, moves=[{"from_line": a, "to_line": b, "amount": x} for a, b, x in moves],
             approval_document=approval, reason="调整预算", effective_on=on))
 
-    def evaluate(self, project: UUID, total: str, *, kind: str = "midterm", on: date = date(2023, 9, 1)
-                 ) -> dict[str, Any]:
-        """An evaluation on weights 决策 15, 过程 15, 产出 35, 效益 35 whose scores add up to ``total``."""
-        weights = {"decision": Decimal(15), "process": Decimal(15), "output": Decimal(35), "effect": Decimal(35)}
+    def evaluate(self, project: UUID, total: str, *, kind: str = "midterm", on: date = date(2023, 9, 1),
+                 weights: dict[str, str] | None = None) -> dict[str, Any]:
+        """An evaluation on weights 决策 15, 过程 15, 产出 35, 效益 35 (or ``weights``) whose scores add up to
+        ``total``."""
+        weights = {k: Decimal(w) for k, w in (weights or {"decision": "15", "process": "15", "output": "35",
+                                                           "effect": "35"}).items()}
         remaining, scores = Decimal(total), {}
         for dimension, weight in weights.items():
             scores[dimension] = str(min(remaining, weight))
@@ -174,6 +182,10 @@ class Officer:
         return self._posted(self.app.record_evaluation(self.actor, project, kind=kind, evaluator="第三方评估机构",
                                                        weights={k: str(w) for k, w in weights.items()}, scores=scores,
                                                        effective_on=on))
+
+    def report(self, project: UUID, month: str, *, on: date, **values: int) -> dict[str, Any]:
+        """A monthly output report (产出指标), e.g. ``report(p, "2023-03", on=date(2023, 4, 5), cases=8)``."""
+        return self._posted(self.app.report_outputs(self.actor, project, month=month, values=values, effective_on=on))
 
     def recover(self, fund: UUID, project: UUID, amount: Any, *, on: date = LATER) -> dict[str, Any]:
         return self._posted(self.app.recover_funds(self.actor, fund, source_id=project, amount=amount,
@@ -202,6 +214,19 @@ def findings(app: LedgerApplication, *, on: date | None = None, parameters: Rule
     model, engine = fold(app), RuleEngine(parameters)
     found = [f for p in model.projects.values() for f in engine.project_findings(p, funds_of(p, model.fund), on=on)]
     return found + engine.invoice_findings((p, e) for p in model.projects.values() for e in p.entries)
+
+
+def lag_findings(app: LedgerApplication, on: date, *, parameters: RuleParameters | None = None) -> list[Finding]:
+    """Every project's time-based progress findings (LAG) on the evaluation date ``on``."""
+    model, engine = fold(app), RuleEngine(parameters)
+    return [f for p in model.projects.values() for f in engine.lag_findings(p, funds_of(p, model.fund), on)]
+
+
+def fund_lag_findings(app: LedgerApplication, on: date, *, parameters: RuleParameters | None = None
+                      ) -> list[Finding]:
+    """Every fund's progress findings (LAG-01, LAG-04, LAG-05) on the evaluation date ``on``."""
+    model, engine = fold(app), RuleEngine(parameters)
+    return [f for fund in model.funds.values() for f in engine.fund_lag_findings(fund, on)]
 
 
 def of_rule(found: Iterable[Finding], rule: str) -> list[Finding]:
