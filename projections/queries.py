@@ -306,10 +306,20 @@ class ProgressQueries:
         division = get_division(code)
         with self.store.db.transaction(write=False) as cursor:
             cursor.execute(
-                f"SELECT DISTINCT township_code FROM {self.audit._t(cursor, 'projects')} WHERE township_code LIKE ? "
-                "AND period_start <= ? AND period_end >= ? AND status <> 'closed'",
+                f"SELECT township_code, project_id, status FROM {self.audit._t(cursor, 'projects')} "
+                "WHERE township_code LIKE ? AND period_start <= ? AND period_end >= ?",
                 (_prefix(division.code) + "%", on.isoformat(), on.isoformat()))
-            operating = {row["township_code"] for row in cursor.fetchall()}
+            rows = cursor.fetchall()
+            generation = self.store.generation(cursor)
+
+            def closed_by(project_id: str) -> bool:
+                """A project closed since ``on`` was still operating then (the row holds today's status)."""
+                record = self.store.load_state(cursor, generation, "project", project_id)
+                closed_on = None if record is None else from_record(ProjectState, record).closed_on
+                return closed_on is None or closed_on <= on
+
+            operating = {row["township_code"] for row in rows
+                         if row["status"] != "closed" or not closed_by(row["project_id"])}
         figure = coverage(division.code, operating, on, rule)
         finding = coverage_finding(figure)
         figure["finding"] = None if finding is None else {**finding.as_record(), "status": "open"}

@@ -62,7 +62,8 @@ def spending_behind_time(ctx: LagContext) -> Iterator[Finding]:
     time_share = elapsed_share(p.period_start, p.period_end, on)
     spent_share = _spent_by(p, on) / budget
     gap = time_share - spent_share
-    severity = "S2" if gap >= params["serious_gap"] else "S3" if gap >= params["gap"] else None
+    # RULES.md: fires when spent ÷ budget < elapsed share − gap, so exactly the gap behind is not yet a lag.
+    severity = "S2" if gap > params["serious_gap"] else "S3" if gap > params["gap"] else None
     if severity:
         yield ctx.finding("LAG-01", 1, severity, "project", "支出进度慢于序时进度",
                           f"截至 {on} 支出进度 {_pct(spent_share)}，序时进度 {_pct(time_share)}，落后 {_pct(gap)}",
@@ -99,7 +100,8 @@ def outputs_behind(ctx: LagContext) -> Iterator[Finding]:
     params = ctx.params("LAG-03")
     latest: dict[str, dict[str, Any]] = {}  # each indicator's last target whose month's report is due by ``on``
     for t in p.output_targets:
-        if report_due(t["month"]) <= on and t["month"] >= latest.get(t["indicator"], t)["month"]:
+        # a deadline given as a date ends at 24:00 that day: the month counts from the day after its report is due
+        if report_due(t["month"]) < on and t["month"] >= latest.get(t["indicator"], t)["month"]:
             latest[t["indicator"]] = t
     for indicator, target in sorted(latest.items()):
         last = target["month"]
@@ -219,8 +221,8 @@ def fund_lags(fund: FundState, on: date, params: Callable[[str], dict[str, Any]]
         if fund.appropriated_on <= q3_end <= on and at_q3 < lag["q3_minimum"]:  # what was passed on by Q3's end
             yield finding("LAG-01", "S2", "q3", "支出进度慢于序时进度",
                           f"三季度末资金下达或支出进度 {_pct(at_q3)}，低于 {_pct(lag['q3_minimum'])}", q3_end)
-        if share - progress >= lag["gap"]:
-            severity = "S2" if share - progress >= lag["serious_gap"] else "S3"
+        if share - progress > lag["gap"]:
+            severity = "S2" if share - progress > lag["serious_gap"] else "S3"
             yield finding("LAG-01", severity, "year", "支出进度慢于序时进度",
                           f"资金下达或支出进度 {_pct(progress)}，序时进度 {_pct(share)}", on)
     available = fund.amount - passed_on - fund.returned

@@ -22,7 +22,7 @@ from pytest_bdd import given, parsers, then, when
 from werkzeug.test import TestResponse
 
 from api import testing as t
-from ledger.vocabulary import CATEGORIES, PAYEE_KINDS
+from ledger.vocabulary import CATEGORIES, OUTPUT_INDICATORS, PAYEE_KINDS
 
 
 @dataclass
@@ -550,3 +550,228 @@ def decision_history(ledger: Ledger, decisions: str) -> None:
 def finding_retracted(ledger: Ledger, on: str) -> None:
     finding = _reload_finding(ledger)
     assert (finding["status"], finding["retracted_on"]) == ("retracted", day(on)), finding
+
+
+# == progress, coverage and performance (features/progress_lags.feature, coverage.feature, performance.feature) ====
+#
+# The time-based rules (LAG) are judged at an evaluation date the scenario names: an auditor "在2024年7月1日查看"
+# a project, a fund or a region, and the steps that follow read what that one request answered (the finding's
+# evaluation date is checked to be the one asked for). Months are written 2024年1月, percentages 50.00%.
+
+INDICATOR_CODES = {name: code for code, name in OUTPUT_INDICATORS.items()}
+DIMENSION_CODES = {"决策": "decision", "过程": "process", "产出": "output", "效益": "effect"}
+MONTH_PATTERN = r"[0-9]{4}年[0-9]{1,2}月"
+
+
+@dataclass
+class Reading:
+    """What one dated audit read answered: the evaluation date, the findings, the figure, the finding in focus."""
+
+    on: str = ""
+    items: list[dict[str, Any]] = field(default_factory=list)
+    figure: dict[str, Any] = field(default_factory=dict)
+    finding: dict[str, Any] | None = None
+
+
+@pytest.fixture
+def reading() -> Reading:
+    return Reading()
+
+
+def month(text: str) -> str:
+    """2024年1月 → 2024-01."""
+    match = re.fullmatch(r"([0-9]{4})年([0-9]{1,2})月", text.strip())
+    assert match is not None, f"write months as 2024年1月, not {text!r}"
+    return f"{int(match.group(1)):04d}-{int(match.group(2)):02d}"
+
+
+def percent(value: Any) -> str:
+    """A share as the API gives it (0.5 or "0.5000") → 50.00%."""
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.01'))}%"
+
+
+def _register_staffed(ledger: Ledger, on: str, who: str, township: str, code: str, start: str, end: str,
+                      amount: str, plan: list[dict[str, Any]], targets: list[dict[str, Any]]) -> None:
+    place = place_name(township)
+    body = t.registration(code=code, township=code_of(township), name=f"{place}社工站{day(start)[:4]}年度运营项目",
+                          station_name=f"{place}社会工作服务站", period_start=day(start), period_end=day(end),
+                          budget_lines={"staff": yuan(amount)}, effective_on=day(on), provider_name=None,
+                          provider_uscc=None, monthly_plan=plan, output_targets=targets)
+    ledger.projects[code] = _posted(ledger, who, "/projects", body)["project_id"]
+    ledger.registrations[code] = body
+
+
+@posting_step('{on}，"{who}"在"{township}"登记项目"{code}"，项目期间{start}至{end}，人员经费预算"{amount}"元')
+def register_staffed_on(ledger: Ledger, on: str, who: str, township: str, code: str, start: str, end: str,
+                        amount: str) -> None:
+    _register_staffed(ledger, on, who, township, code, start, end, amount, [], [])
+
+
+@posting_step('{on}，"{who}"在"{township}"登记项目"{code}"，项目期间{start}至{end}，人员经费预算"{amount}"元，'
+              "月度分解计划和产出目标如下:")
+def register_planned_on(ledger: Ledger, on: str, who: str, township: str, code: str, start: str, end: str,
+                        amount: str, datatable: list[list[str]]) -> None:
+    """The table lists 月份 | 累计计划支出 | then one column per output indicator (个案, 小组, …), cumulative
+    targets; an empty cell means no plan or target for that month."""
+    header, rows = datatable[0], datatable[1:]
+    assert header[:2] == ["月份", "累计计划支出"], header
+    plan, targets = [], []
+    for row in rows:
+        cells = dict(zip(header, (c.strip() for c in row), strict=True))
+        key = month(cells["月份"])
+        if cells["累计计划支出"]:
+            plan.append({"month": key, "cumulative_amount": yuan(cells["累计计划支出"])})
+        for name in header[2:]:
+            if cells[name]:
+                targets.append({"indicator": INDICATOR_CODES[name], "month": key,
+                                "cumulative_target": int(cells[name])})
+    _register_staffed(ledger, on, who, township, code, start, end, amount, plan, targets)
+
+
+@posting_step('{on}，"{who}"报送项目"{code}"(?P<period>' + MONTH_PATTERN + ')的服务月报，{counts}')
+def report_outputs_on(ledger: Ledger, on: str, who: str, code: str, period: str, counts: str) -> None:
+    """Counts are written 个案"7"个、小组"2"个."""
+    values = {INDICATOR_CODES[name]: int(n) for name, n in
+              re.findall("(" + "|".join(INDICATOR_CODES) + r')"([0-9]+)"', counts)}
+    assert values, f"write counts as 个案\"7\"个, not {counts!r}"
+    body = {"month": month(period), "values": values, "effective_on": day(on)}
+    _posted(ledger, who, f"/projects/{ledger.projects[code]}/outputs", body, kind="月报")
+
+
+@posting_step('{on}，"{who}"将项目"{code}"的结余"{amount}"元退回资金"{doc}"')
+def return_surplus_on(ledger: Ledger, on: str, who: str, code: str, amount: str, doc: str) -> None:
+    body = {"source_id": ledger.projects[code], "amount": yuan(amount), "reason": "项目结项，结余资金退回",
+            "effective_on": day(on)}
+    _posted(ledger, who, f"/funds/{ledger.funds[doc]}/recoveries", body)
+
+
+def _evaluation(on: str, kind: str, datatable: list[list[str]]) -> dict[str, Any]:
+    """The table lists 维度 (决策 / 过程 / 产出 / 效益) | 权重 | 得分."""
+    rows = [dict(zip(datatable[0], row, strict=True)) for row in datatable[1:]]
+    return {"kind": EVALUATION_KINDS[kind], "evaluator": "石家庄市社会工作评估中心", "effective_on": day(on),
+            "weights": {DIMENSION_CODES[r["维度"]]: r["权重"].strip() for r in rows},
+            "scores": {DIMENSION_CODES[r["维度"]]: r["得分"].strip() for r in rows}}
+
+
+@posting_step('{on}，"{who}"记录项目"{code}"的(?P<kind>自评|中期评估|结项评估)，指标权重和得分如下:')
+def evaluate_weighted_on(ledger: Ledger, on: str, who: str, code: str, kind: str,
+                         datatable: list[list[str]]) -> None:
+    _posted(ledger, who, f"/projects/{ledger.projects[code]}/evaluations", _evaluation(on, kind, datatable))
+
+
+@when(pattern('{on}，"{who}"提交项目"{code}"的(?P<kind>自评|中期评估|结项评估)，指标权重和得分如下:'))
+def submit_evaluation_on(ledger: Ledger, on: str, who: str, code: str, kind: str,
+                         datatable: list[list[str]]) -> None:
+    """Not a posting of the books: whether it is accepted is what the scenario says next."""
+    ledger.post(who, f"/projects/{ledger.projects[code]}/evaluations", _evaluation(on, kind, datatable))
+
+
+@then(pattern('评估总分为"{total}"分，等级为"{rating}"'))
+def evaluation_rated(ledger: Ledger, total: str, rating: str) -> None:
+    answer = ledger.last.get_json()
+    assert (Decimal(answer["total"]), answer["rating"]) == (Decimal(total), rating), answer
+
+
+# -- dated reads --------------------------------------------------------------------------------------------------
+
+def _dated_findings(ledger: Ledger, who: str, on: str, **query: str) -> list[dict[str, Any]]:
+    return _findings(ledger, who, on=day(on), **query)
+
+
+@when(pattern('"{who}"在{on}查看项目"{code}"的(?:进度|绩效)?问题'))
+def read_project_findings(ledger: Ledger, reading: Reading, who: str, on: str, code: str) -> None:
+    reading.on, reading.finding = day(on), None
+    reading.items = _dated_findings(ledger, who, on, project=ledger.projects[code])
+
+
+@when(pattern('"{who}"在{on}查看资金"{doc}"的进度问题'))
+def read_fund_findings(ledger: Ledger, reading: Reading, who: str, on: str, doc: str) -> None:
+    fund_id = ledger.funds[doc]
+    region = ledger.people[who].get(f"/funds/{fund_id}").get_json()["holder_region"]
+    reading.on, reading.finding = day(on), None
+    reading.items = [f for f in _dated_findings(ledger, who, on, region=region)
+                     if f["subject_kind"] == "fund" and f["subject_id"] == fund_id]
+
+
+@when(pattern('"{who}"查看"{region}"在{on}的社工站覆盖率(?P<wide>（含功能区和政企合一单位）)?'))
+def read_coverage(ledger: Ledger, reading: Reading, who: str, region: str, on: str, wide: str | None) -> None:
+    query = {"region": code_of(region), "on": day(on), "min_position": str(t.log_position(ledger.app))}
+    if wide:
+        query.update(include_functional_zones="true", include_enterprise_units="true")
+    response = ledger.people[who].get("/audit/coverage", query=query)
+    assert response.status_code == 200, response.get_json()
+    reading.on, reading.finding, reading.figure = day(on), None, response.get_json()
+    assert reading.figure["on"] == reading.on, reading.figure
+    reading.items = [reading.figure["finding"]] if reading.figure["finding"] else []
+
+
+def _matching(reading: Reading, rule: str, text: str | None) -> list[dict[str, Any]]:
+    return [f for f in reading.items if f["rule"] == rule and (text is None or text in f["detail"])]
+
+
+@then(pattern('有一条"(?P<rule>[A-Z]{3}-[0-9]{2}) (?P<title>[^"]+)"问题，严重程度"{severity}"'
+              '(?:，说明包含"{text}")?'))
+def one_dated_finding(reading: Reading, rule: str, title: str, severity: str, text: str | None) -> None:
+    found = _matching(reading, rule, text)
+    assert len(found) == 1, [(f["rule"], f["severity"], f["detail"]) for f in reading.items]
+    [finding] = found
+    assert (finding["rule"], finding["title"], finding["severity"]) == (rule, title, severity), finding
+    if rule.startswith("LAG-"):  # time-based: judged on the date asked for
+        assert str(finding.get("evaluated_on", finding["effective_on"])) == reading.on, finding
+    reading.finding = finding
+
+
+@then(pattern('没有"(?P<rule>[A-Z]{3}-[0-9]{2})"问题'))
+def no_dated_finding(reading: Reading, rule: str) -> None:
+    found = _matching(reading, rule, None)
+    assert found == [], [(f["rule"], f["severity"], f["detail"]) for f in found]
+
+
+@then(pattern('没有说明包含"{text}"的"(?P<rule>[A-Z]{3}-[0-9]{2})"问题'))
+def no_dated_finding_saying(reading: Reading, text: str, rule: str) -> None:
+    found = _matching(reading, rule, text)
+    assert found == [], [(f["rule"], f["severity"], f["detail"]) for f in found]
+
+
+@then(pattern("该问题首次发现于{on}"))
+def first_seen_on(reading: Reading, on: str) -> None:
+    assert reading.finding is not None, "name a finding first (有一条…问题)"
+    assert reading.finding["first_seen"] == day(on), reading.finding
+
+
+@then(pattern('该问题的说明包含"{text}"'))
+def dated_detail_mentions(reading: Reading, text: str) -> None:
+    assert reading.finding is not None and text in reading.finding["detail"], reading.finding
+
+
+@then(pattern('"{who}"查到项目"{code}"在{on}的序时进度为"{time}"，支出进度为"{spending}"'))
+def progress_on(ledger: Ledger, who: str, code: str, on: str, time: str, spending: str) -> None:
+    response = ledger.people[who].get("/audit/progress", query={
+        "project": ledger.projects[code], "on": day(on), "min_position": str(t.log_position(ledger.app))})
+    assert response.status_code == 200, response.get_json()
+    [item] = response.get_json()["items"]
+    assert (percent(item["time_progress"]), percent(item["spending_progress"])) == (time, spending), item
+
+
+@then(pattern('覆盖率的分母为"{units}"个乡级单位，口径为"{denominator}"'))
+def coverage_denominator(reading: Reading, units: str, denominator: str) -> None:
+    figure = reading.figure
+    assert (figure["township_units"], figure["denominator"]) == (int(units), denominator), figure
+
+
+@then(pattern('运营中的社工站为"{operating}"个，覆盖率为"{share}"，计划进度为"{planned}"'))
+def coverage_figure(reading: Reading, operating: str, share: str, planned: str) -> None:
+    figure = reading.figure
+    assert figure["operating"] == int(operating), figure
+    assert percent(figure["coverage"]) == share, figure
+    assert percent(figure["target"]["planned_on_date"]) == planned, figure["target"]
+
+
+@then(pattern("覆盖率(?P<behind>落后|不落后)于计划"))
+def coverage_behind(reading: Reading, behind: str) -> None:
+    assert reading.figure["behind_plan"] is (behind == "落后"), reading.figure
+
+
+@posting_step('{on}，"{who}"将项目"{code}"结项，原因"{reason}"')
+def close_project_on(ledger: Ledger, on: str, who: str, code: str, reason: str) -> None:
+    _posted(ledger, who, f"/projects/{ledger.projects[code]}/closure", {"reason": reason, "effective_on": day(on)})

@@ -59,10 +59,10 @@ def test_the_progress_rules_are_registered_project_rules_and_fund_rules() -> Non
 
 
 @pytest.mark.parametrize(("spent_percent", "severity"), [
-    ("40.0", "S3"),  # exactly 10 pp behind 50% time progress: "gap 10 pp" is a threshold met by exactly 10
-    ("40.1", None),  # 9.9 pp behind
-    ("30.0", "S2"),  # exactly 20 pp behind
-    ("30.1", "S3"),  # 19.9 pp behind
+    ("39.9", "S3"),  # 10.1 pp behind 50% time progress
+    ("40.0", None),  # exactly 10 pp behind: RULES.md fires only when spent < elapsed − gap
+    ("29.9", "S2"),  # 20.1 pp behind
+    ("30.0", "S3"),  # exactly 20 pp behind: still the warning
 ])
 def test_lag01_a_project_spending_10_pp_behind_time_progress_is_a_warning_and_20_pp_is_serious(
         officer: Officer, memory_app: LedgerApplication, spent_percent: str, severity: str | None) -> None:
@@ -82,7 +82,7 @@ def test_lag01_a_project_spending_10_pp_behind_time_progress_is_a_warning_and_20
 def test_lag01_a_project_lag_disappears_when_spending_catches_up(officer: Officer,
                                                                  memory_app: LedgerApplication) -> None:
     _, project = officer.funded_project(end=HUNDRED_DAYS_END)
-    officer.spend(project, share_of_budget("40.0"), on=date(2023, 4, 1))
+    officer.spend(project, share_of_budget("39.9"), on=date(2023, 4, 1))
     officer.spend(project, "10000.00", on=HALFWAY + timedelta(days=1))
 
     assert [f.severity for f in lags(memory_app, "LAG-01", HALFWAY)] == ["S3"]
@@ -91,7 +91,7 @@ def test_lag01_a_project_lag_disappears_when_spending_catches_up(officer: Office
 
 def test_lag01_reversed_spending_does_not_count_as_progress(officer: Officer, memory_app: LedgerApplication) -> None:
     _, project = officer.funded_project(end=HUNDRED_DAYS_END)
-    officer.spend(project, share_of_budget("40.0"), on=date(2023, 4, 1))
+    officer.spend(project, share_of_budget("39.9"), on=date(2023, 4, 1))
     wrong = officer.spend(project, "18000.00", on=date(2023, 4, 2))
     officer.reverse(project, wrong, on=date(2023, 4, 3))
 
@@ -113,10 +113,10 @@ END_OF_Q3 = date(2023, 9, 30)
 
 
 @pytest.mark.parametrize(("passed_on", "severity"), [
-    ("300000.00", "S3"),  # 30% passed on against 40% of the year: exactly 10 pp behind
-    ("301000.00", None),  # 9.9 pp
-    ("200000.00", "S2"),  # exactly 20 pp
-    ("201000.00", "S3"),  # 19.9 pp
+    ("299000.00", "S3"),  # 29.9% passed on against 40% of the year: 10.1 pp behind
+    ("300000.00", None),  # exactly 10 pp: not yet below elapsed − gap
+    ("199000.00", "S2"),  # 20.1 pp
+    ("200000.00", "S3"),  # exactly 20 pp: still the warning
 ])
 def test_lag01_a_fund_passing_money_on_10_pp_behind_the_fiscal_year_is_a_warning_and_20_pp_is_serious(
         officer: Officer, memory_app: LedgerApplication, passed_on: str, severity: str | None) -> None:
@@ -238,7 +238,7 @@ def test_lag03_outputs_below_80_percent_of_target_are_a_warning_and_below_60_per
     _, project = officer.funded_project(output_targets=TARGETS)
     officer.report(project, "2023-03", on=date(2023, 4, 5), cases=cases)
 
-    found = lags(memory_app, "LAG-03", MARCH_DUE)
+    found = lags(memory_app, "LAG-03", MARCH_DUE + timedelta(days=1))
 
     assert [f.severity for f in found] == ([severity] if severity else [])
     if severity:
@@ -252,12 +252,12 @@ def test_lag03_a_month_whose_report_is_not_yet_due_never_counts(officer: Officer
                                                                 memory_app: LedgerApplication) -> None:
     _, project = officer.funded_project(output_targets=TARGETS)
 
-    assert lags(memory_app, "LAG-03", MARCH_DUE - timedelta(days=1)) == []  # nothing reported, nothing due
-    assert [f.severity for f in lags(memory_app, "LAG-03", MARCH_DUE)] == ["S2"]
+    assert lags(memory_app, "LAG-03", MARCH_DUE) == []  # due today, and a dated deadline ends at 24:00
+    assert [f.severity for f in lags(memory_app, "LAG-03", MARCH_DUE + timedelta(days=1))] == ["S2"]
 
     officer.report(project, "2023-03", on=date(2023, 4, 5), cases=8)
-    assert lags(memory_app, "LAG-03", date(2023, 5, 10) - timedelta(days=1)) == []  # April still being worked on
-    [april] = lags(memory_app, "LAG-03", date(2023, 5, 10))
+    assert lags(memory_app, "LAG-03", date(2023, 5, 10)) == []  # April's report is due today: still on time
+    [april] = lags(memory_app, "LAG-03", date(2023, 5, 11))
     assert april.severity == "S2" and "截至 2023-04 累计个案 8，目标 20" in april.detail
 
 
@@ -269,7 +269,7 @@ def test_lag03_each_indicator_is_judged_at_its_own_last_due_target(officer: Offi
     officer.report(project, "2023-03", on=date(2023, 4, 5), groups=2)
     officer.report(project, "2023-04", on=date(2023, 5, 5), groups=2)
 
-    [finding] = lags(memory_app, "LAG-03", date(2023, 5, 10))
+    [finding] = lags(memory_app, "LAG-03", date(2023, 5, 11))
 
     assert (finding.key, finding.severity) == ("cases", "S2")
 
