@@ -40,7 +40,7 @@ class Finding:
     def as_record(self) -> dict[str, Any]:
         return {"finding_id": self.finding_id, "rule": self.rule, "rule_version": self.version,
                 "severity": self.severity, "subject_kind": self.subject_kind, "subject_id": self.subject_id,
-                "project_id": self.project_id, "region_code": self.region_code, "key": self.key,
+                "project_id": self.project_id, "region_code": self.region_code, "finding_key": self.key,
                 "title": self.title, "detail": self.detail, "effective_on": self.effective_on,
                 "params": self.params, "evidence": self.evidence}
 
