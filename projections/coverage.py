@@ -35,6 +35,34 @@ DEFAULT_TARGETS = (
 )
 
 
+def targets_from(document: dict[str, Any]) -> tuple[CoverageTarget, ...]:
+    """Coverage plans from the rules configuration (`[[coverage_target]]` tables); the defaults when it has none.
+
+        [[coverage_target]]
+        region = "620100"        # a province, city or county code
+        share = "1"              # of the counted township units
+        by = 2023-12-31
+        start = 2023-01-01       # the straight line runs from nothing here to ``share`` at ``by``
+        note = "兰州市乡镇(街道)社工站全覆盖"
+    """
+    tables = document.get("coverage_target")
+    if not tables:
+        return DEFAULT_TARGETS
+    targets = []
+    for table in tables:
+        unknown = set(table) - {"region", "share", "by", "start", "note"}
+        if unknown:
+            raise ValueError(f"coverage_target has no field(s) {', '.join(sorted(unknown))}")
+        division = get_division(str(table["region"]))
+        share = Decimal(str(table["share"]))
+        if not (0 < share <= 1) or not isinstance(table["by"], date) or not isinstance(table["start"], date):
+            raise ValueError(f"coverage_target for {division.code}: share in (0, 1], by and start as dates")
+        if table["start"] >= table["by"]:
+            raise ValueError(f"coverage_target for {division.code}: start must come before by")
+        targets.append(CoverageTarget(division.code, share, table["by"], table["start"], str(table.get("note", ""))))
+    return tuple(targets)
+
+
 @dataclass(frozen=True)
 class CountingRule:
     include_functional_zones: bool = False

@@ -11,7 +11,7 @@ from uuid import uuid4
 from ledger.finding_case import STATUS_AFTER
 from ledger.regions import children, get_division, normalise_scope
 from projections.audit import group_key
-from projections.coverage import CountingRule, coverage, coverage_finding
+from projections.coverage import CountingRule, coverage, coverage_finding, targets_from
 from projections.engine import RuleEngine, funds_of
 from projections.progress import fund_lags, project_lags, project_progress
 from projections.rules import Finding
@@ -320,11 +320,12 @@ class ProgressQueries:
 
             operating = {row["township_code"] for row in rows
                          if row["status"] != "closed" or not closed_by(row["project_id"])}
-        figure = coverage(division.code, operating, on, rule)
+        targets = targets_from(self.engine.parameters.document)
+        figure = coverage(division.code, operating, on, rule, targets)
         finding = coverage_finding(figure)
         figure["finding"] = None if finding is None else {**finding.as_record(), "status": "open"}
         figure["children"] = [
-            {k: v for k, v in coverage(child.code, operating, on, rule).items() if k != "target"}
+            {k: v for k, v in coverage(child.code, operating, on, rule, targets).items() if k != "target"}
             for child in children(division.code) if child.level != "township"
         ]
         return figure

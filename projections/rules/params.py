@@ -40,8 +40,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 class RuleParameters:
     """Looks up the parameters of a rule for a region and fiscal year."""
 
-    def __init__(self, overrides: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, overrides: list[dict[str, Any]] | None = None, document: dict[str, Any] | None = None) -> None:
         self.overrides = [self._checked(o) for o in overrides or []]
+        self.document = document or {}  # the whole file: other sections (coverage targets) are read where used
 
     @classmethod
     def from_file(cls, path: str | Path | None) -> RuleParameters:
@@ -49,7 +50,10 @@ class RuleParameters:
             return cls()
         with open(path, "rb") as handle:
             document = tomllib.load(handle)
-        return cls(document.get("override", []))
+        unknown = set(document) - {"override", "coverage_target"}
+        if unknown:
+            raise ValueError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}")
+        return cls(document.get("override", []), document)
 
     @staticmethod
     def _checked(override: dict[str, Any]) -> dict[str, Any]:

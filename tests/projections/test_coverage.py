@@ -141,3 +141,27 @@ def test_lag10_nothing_is_due_at_the_plans_start_or_without_a_target() -> None:
     assert coverage(HEBEI, set(), date(2023, 2, 2))["behind_plan"] is True
     shijiazhuang = coverage("130100", set(), date(2023, 12, 31))
     assert shijiazhuang["target"] is None and coverage_finding(shijiazhuang) is None
+
+
+def test_coverage_targets_come_from_the_rules_configuration_file(tmp_path) -> None:
+    from datetime import date as day
+    from decimal import Decimal as D
+
+    from projections.coverage import coverage, targets_from
+    from projections.rules.params import RuleParameters
+
+    path = tmp_path / "rules.toml"
+    path.write_text('[[coverage_target]]\nregion = "620102"\nshare = "0.5"\nby = 2024-12-31\nstart = 2024-01-01\n'
+                    'note = "城关区半数覆盖"\n', encoding="utf-8")
+    targets = targets_from(RuleParameters.from_file(path).document)
+    figure = coverage("620102", set(), day(2024, 12, 31), targets=targets)
+    assert figure["target"]["share"] == D("0.5") and figure["target"]["note"] == "城关区半数覆盖"
+    assert figure["behind_plan"] is True
+    assert coverage("620100", set(), day(2024, 12, 31), targets=targets)["target"] is None
+    assert targets_from({}) != targets  # without the section the plans of the design notes apply
+    path.write_text('[[coverage_target]]\nregion = "620102"\nshare = "1.5"\nby = 2024-12-31\nstart = 2024-01-01\n',
+                    encoding="utf-8")
+    import pytest
+
+    with pytest.raises(ValueError, match="share"):
+        targets_from(RuleParameters.from_file(path).document)
