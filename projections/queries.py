@@ -165,6 +165,46 @@ class AuditQueries:
             "open_findings": open_findings,
         }
 
+    def on_date(self, on: date) -> AuditQueries:
+        """The same queries over views of what had taken effect by a business date: built in memory from the
+        projection's state with the projection's own row builders, findings as they stood on that date."""
+        from projections.audit import fund_row, line_rows, project_row
+        from projections.database import SQLiteDatabase
+        from projections.state import fund_on, project_on, to_record
+
+        dated = ViewStore(SQLiteDatabase(""))
+        with self.store.db.transaction(write=False) as cursor:
+            generation = self.store.generation(cursor)
+            cursor.execute(f"SELECT kind, body FROM {self.store.table('state', generation)}")
+            states = cursor.fetchall()
+            cursor.execute(f"SELECT * FROM {self.store.table('findings', generation)} WHERE effective_on <= ? "
+                           "AND (retracted_on IS NULL OR retracted_on > ?)", (on.isoformat(), on.isoformat()))
+            findings = [{**row, "retracted_position": None, "retracted_on": None} for row in cursor.fetchall()]
+            cursor.execute(f"SELECT * FROM {self.store.table('decisions', generation)} WHERE effective_on <= ?",
+                           (on.isoformat(),))
+            decisions = cursor.fetchall()
+        funds, projects = [], []
+        for row in states:
+            if row["kind"] == "fund":
+                fund = fund_on(from_record(FundState, decode(row["body"])), on)
+                if fund is not None:
+                    funds.append(fund)
+            elif row["kind"] == "project":
+                project: ProjectState = from_record(ProjectState, decode(row["body"]))
+                if project.registered_on <= on:
+                    projects.append(project_on(project, on))
+        with dated.db.transaction() as cursor:
+            generation = dated.generation(cursor)
+            dated.save_states(cursor, generation, [("fund", f.id, to_record(f)) for f in funds]
+                              + [("project", p.id, to_record(p)) for p in projects])
+            dated.upsert(cursor, generation, "funds", [fund_row(f) for f in funds], ("fund_id",))
+            dated.upsert(cursor, generation, "projects", [project_row(p) for p in projects], ("project_id",))
+            dated.upsert(cursor, generation, "lines", [r for p in projects for r in line_rows(p)],
+                         ("project_id", "line"))
+            dated.upsert(cursor, generation, "findings", findings, ("finding_id",))
+            dated.upsert(cursor, generation, "decisions", decisions, ("finding_id", "position"))
+        return AuditQueries(dated, self.engine)
+
     def project_ledger(self, project_id: str) -> dict[str, Any] | None:
         with self.store.db.transaction(write=False) as cursor:
             cursor.execute(f"SELECT * FROM {self._t(cursor, 'projects')} WHERE project_id = ?", (project_id,))

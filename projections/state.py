@@ -327,3 +327,17 @@ def project_on(project: ProjectState, on: date) -> ProjectState:
            "status": project.status if project.closed_on is None or project.closed_on <= on else "active",
            "closed_on": project.closed_on if project.closed_on is not None and project.closed_on <= on else None}
     )
+
+
+def fund_on(fund: FundState, on: date) -> FundState | None:
+    """The fund as it stood on a business date (None before it was appropriated). Money returned up is kept as an
+    undated total by the fold, so it is counted whenever it happened."""
+    if fund.appropriated_on > on:
+        return None
+    allocations = [a for a in fund.allocations if a["effective_on"] <= on]
+
+    def total(kind: str) -> Decimal:
+        return sum((a["amount"] for a in allocations if a["target_kind"] == kind), ZERO)
+
+    return FundState(**{**to_record(fund), "allocations": allocations, "allocated_to_funds": total("fund"),
+                        "allocated_to_projects": total("project"), "recovered": -total("recovery")})

@@ -220,11 +220,11 @@ def region(query: dict[str, Any], code: str) -> Any:
     division = get_division(code)
     _in_scope(division.code)
     views, position = _views_for(query)
-    rollup = views.region_rollup(division.code)
+    on = query.get("on") or _today()
+    rollup = (views.on_date(query["on"]) if query.get("on") else views).region_rollup(division.code)
     fmt = _export_format(query)
     if fmt != "json":
         return _exported([rollup, *rollup["children"]], ROLLUP_COLUMNS, fmt, f"region-{division.code}")
-    on = query.get("on") or _today()
     progress = ProgressQueries(views)
     projects = progress.progress(on=on, region=division.code)
     lags = progress.lag_findings(on=on, region=division.code)
@@ -294,14 +294,14 @@ def coverage(query: dict[str, Any]) -> Any:
 
 @blp.route("/audit/projects/<uuid:project_id>")
 @requires("auditor", "officer")
-@blp.arguments(ReadQuery, location="query")
+@blp.arguments(RegionQuery, location="query")
 @blp.response(200, ProjectLedgerOut)
 @problems(blp, *READ_PROBLEMS, 503)
 def project_ledger(query: dict[str, Any], project_id: UUID) -> Any:
     """A project's ledger by budget line: budget, revisions, approved, spent, reversed"""
     check_read_scope(project_id, "project")
     views, position = _views_for(query)
-    found = views.project_ledger(str(project_id))
+    found = (views.on_date(query["on"]) if query.get("on") else views).project_ledger(str(project_id))
     if found is None:
         raise NotFoundError(f"project {project_id} is not in the audit views at that point")
     return {**found, "views_position": position}

@@ -157,7 +157,8 @@ class ProjectionStatusOut(Schema):
 
 
 class RegionQuery(ReadQuery):
-    on = Day(metadata={"description": "evaluation date of progress and coverage (default today, Beijing time)"})
+    on = Day(metadata={"description": "business date: money and findings as they had taken effect by then; also the "
+                                      "evaluation date of progress and coverage (default today, Beijing time)"})
 
 
 class ProgressQuery(ReadQuery):

@@ -200,3 +200,20 @@ def test_a_region_read_includes_progress_and_coverage_on_the_date(people: Any, w
     body = people.auditor_hebei.get("/audit/regions/130102", query={"on": "2024-06-30"}).get_json()
     assert body["progress"]["projects"] == 1 and body["progress"]["on"] == "2024-06-30"
     assert body["coverage"]["operating"] == 1
+
+
+def test_region_and_project_ledger_on_a_business_date_count_only_what_had_taken_effect(people: Any,
+                                                                                       world: Any) -> None:
+    _post_ok(people.hebei, f"/projects/{world.project}/disbursements",
+             t.disbursement(world.county_fund, "50000.00", effective_on="2024-03-05"))
+    _post_ok(people.hebei, f"/projects/{world.project}/expenditures",
+             t.expenditure(amount="800.00", effective_on="2024-03-10"))
+    _post_ok(people.hebei, f"/projects/{world.project}/expenditures",
+             t.expenditure(amount="900.00", invoice_no="FP-LATER", effective_on="2024-06-10"))
+    before = people.auditor_hebei.get(f"/audit/projects/{world.project}", query={"on": "2024-03-31"}).get_json()
+    after = people.auditor_hebei.get(f"/audit/projects/{world.project}", query={"on": "2024-06-30"}).get_json()
+    assert before["spent"] == "800.00" and after["spent"] == "1700.00"
+    assert {line["line"]: line["spent"] for line in before["lines"]}["activities"] == "800.00"
+    region = people.auditor_hebei.get("/audit/regions/130000", query={"on": "2024-03-31"}).get_json()
+    assert region["spent"] == "800.00" and region["disbursed"] == "50000.00"
+    assert people.auditor_hebei.get("/audit/regions/130000", query={"on": "2023-12-31"}).get_json()["funds"] == 0
