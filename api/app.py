@@ -16,9 +16,10 @@ from api.config import load_config
 from api.extension import init_ledger
 from api.metrics import init_metrics
 from api.problems import register_error_handlers
-from api.resources import audit, events, funds, ops, procurements, projects, tokens
+from api.resources import audit, events, funds, ops, procurements, projects, tokens, verify
 from api.schemas.common import ProblemSchema
 from api.schemas.procurements import STEP_SCHEMAS
+from api.sealing import init_sealing
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     init_ledger(app, values)
     init_metrics(app)
+    init_sealing(app, values)  # seals the chain head every LEDGER_SEAL_EVERY events
 
     @app.before_request
     def _request_id() -> None:
@@ -68,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     api = LedgerApi(app, spec_kwargs={"info": {"description": "HTTP API of the welfare-lottery fund ledger."}})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-    for module in (funds, projects, procurements, events, tokens, audit):
+    for module in (funds, projects, procurements, events, tokens, audit, verify):
         api.register_blueprint(module.blp)
     for step_schema in dict.fromkeys(STEP_SCHEMAS.values()):  # the `details` of each procurement step
         api.spec.components.schema(f"Step{step_schema.__name__}", schema=step_schema)

@@ -125,10 +125,15 @@ def _plain(value: Any) -> Any:
 
 def _register_commands() -> None:
     from api.cli_demo import demo
-    from api.cli_projections import projections
+    from api.cli_projections import projections, replay_command
 
     main.add_command(projections)
+    main.add_command(replay_command)
     main.add_command(demo)
+    from api.cli_integrity import COMMANDS as INTEGRITY_COMMANDS  # seal, seals, verify
+
+    for command in INTEGRITY_COMMANDS:
+        main.add_command(command)
 
 
 _register_commands()

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder
 
 from ledger import ids
 from ledger import validate as v
@@ -40,6 +40,7 @@ from ledger.evaluation import DIMENSIONS, KINDS, rating_for, total_of
 from ledger.finding_case import DECISIONS, FindingCase
 from ledger.fund import CLOSURE_KINDS, SOURCE_LEVELS, TARGET_KINDS, Fund
 from ledger.identity import validate_uscc
+from ledger.integrity.recorders import chained_recorder
 from ledger.keys import IdempotencyRecord, NaturalKey
 from ledger.money import parse_money, posting_amount
 from ledger.positions import positions_of
@@ -83,6 +84,9 @@ class LedgerApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_ledger_transcodings(transcoder)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return chained_recorder(self.factory)  # every event is hash-chained as it is written (ledger/integrity/)
 
     def construct_repository(self) -> Repository[UUID]:
         return cache_safe_repository(self)  # threads share the aggregate cache safely (see ledger/repository.py)
