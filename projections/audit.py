@@ -14,7 +14,7 @@ from ledger.money import ZERO
 from projections.engine import RuleEngine, funds_of
 from projections.rules import Finding
 from projections.rules.earmarking import invoice_key
-from projections.state import FundState, ProjectState, ReadModel, from_record, to_record
+from projections.state import FundState, ProjectState, ReadModel, to_record
 from projections.store import Cursor, ViewStore, as_json, cents, iso
 
 DECISION_TOPIC_PREFIX = "ledger:FindingCase."
@@ -208,5 +208,3 @@ class AuditProjection:
             for position, e in decisions
         ], ("finding_id", "position"))
 
-
-__all__ = ["AuditProjection", "FundState", "ProjectState", "from_record"]

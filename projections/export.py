@@ -31,6 +31,11 @@ ROLLUP_COLUMNS: Sequence[tuple[str, str]] = (
     ("open_findings", "未结问题"),
 )
 
+COVERAGE_COLUMNS: Sequence[tuple[str, str]] = (
+    ("code", "区划代码"), ("name", "名称"), ("level", "层级"), ("on", "评价日期"), ("township_units", "乡级单位数"),
+    ("operating", "运营社工站"), ("coverage", "覆盖率"), ("behind_plan", "落后于计划"), ("denominator", "统计口径"),
+)
+
 
 def _cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
@@ -84,7 +89,3 @@ def to_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]], 
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-COVERAGE_COLUMNS: Sequence[tuple[str, str]] = (
-    ("code", "区划代码"), ("name", "名称"), ("level", "层级"), ("on", "评价日期"), ("township_units", "乡级单位数"),
-    ("operating", "运营社工站"), ("coverage", "覆盖率"), ("behind_plan", "落后于计划"), ("denominator", "统计口径"),
-)

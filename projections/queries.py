@@ -10,12 +10,13 @@ from uuid import uuid4
 
 from ledger.finding_case import STATUS_AFTER
 from ledger.regions import children, get_division, normalise_scope
-from projections.audit import group_key
+from projections.audit import fund_row, group_key, line_rows, project_row
 from projections.coverage import CountingRule, coverage, coverage_finding, targets_from
+from projections.database import SQLiteDatabase
 from projections.engine import RuleEngine, funds_of
 from projections.progress import fund_lags, project_lags, project_progress
 from projections.rules import Finding
-from projections.state import FundState, ProjectState, from_record
+from projections.state import FundState, ProjectState, from_record, fund_on, project_on, to_record
 from projections.store import Cursor, ViewStore, decode, yuan
 
 MONEY_COLUMNS = ("appropriated", "allocated_to_funds", "allocated_to_projects", "recovered", "returned", "available",
@@ -168,10 +169,6 @@ class AuditQueries:
     def on_date(self, on: date) -> AuditQueries:
         """The same queries over views of what had taken effect by a business date: built in memory from the
         projection's state with the projection's own row builders, findings as they stood on that date."""
-        from projections.audit import fund_row, line_rows, project_row
-        from projections.database import SQLiteDatabase
-        from projections.state import fund_on, project_on, to_record
-
         dated = ViewStore(SQLiteDatabase(""))
         with self.store.db.transaction(write=False) as cursor:
             generation = self.store.generation(cursor)
