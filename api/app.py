@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
+from api import console
 from api.auth import BEARER_SCHEME, authenticate_request
 from api.config import load_config
 from api.extension import init_ledger
@@ -75,4 +76,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for step_schema in dict.fromkeys(STEP_SCHEMAS.values()):  # the `details` of each procurement step
         api.spec.components.schema(f"Step{step_schema.__name__}", schema=step_schema)
     app.register_blueprint(ops.blp)
+    app.register_blueprint(console.blp)  # the auditor console at /console/
     return app
