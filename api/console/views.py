@@ -25,6 +25,7 @@ from api.fields import jsonable
 from ledger.errors import LedgerError, NotFoundError, OutOfScopeError, ValidationError
 from ledger.finding_case import DECISIONS
 from ledger.regions import ancestors, get_division, normalise_scope
+from ledger.vocabulary import CATEGORIES
 from projections.export import FINDING_COLUMNS, PROGRESS_COLUMNS, ROLLUP_COLUMNS, to_csv, to_xlsx
 from projections.queries import AuditQueries, ProgressQueries
 
@@ -50,13 +51,15 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 PUBLIC = {"console.sign_in", "console.static"}
+PROJECT_STATUSES = {"active": "实施中", "suspended": "暂停", "closed": "已结项"}
 
 
 @blp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     init_session(state.app)
     env = state.app.jinja_env
-    env.filters.update(yuan=_yuan, percent=_percent)
+    env.filters.update(yuan=_yuan, percent=_percent, category=lambda code: CATEGORIES.get(code, code),
+                       project_status=lambda code: PROJECT_STATUSES.get(code, code))
     env.globals.update(FAMILIES=FAMILIES, LEVELS=LEVELS, STATUSES=STATUSES, DECISION_NAMES=DECISION_NAMES,
                        ROLE_NAMES=ROLE_NAMES, SEVERITIES=SEVERITIES)
 
