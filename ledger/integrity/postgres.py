@@ -14,17 +14,21 @@ values are always parameters. (This package may not import the database driver; 
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, InternalError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
 from ledger.integrity.chain import ChainRow, Head, extend, paired
 from ledger.integrity.recorders import ChainedRecorder
 from ledger.integrity.seals import Seal
+
+CREATE_ATTEMPTS = 8
 
 
 def _quoted(name: str) -> str:
@@ -67,10 +71,20 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder, ChainedRecorder):
         )
 
     def create_table(self) -> None:
-        super().create_table()
-        with self.datastore.transaction(commit=True) as curs:
-            for statement in self.chain_create_statements:
-                curs.execute(statement)
+        """Creates the library's tables and the chain's. Processes starting together (gunicorn workers, a worker and
+        a test) race on the catalogue: PostgreSQL then answers "tuple concurrently updated" or a duplicate key to
+        all but one, so creation is retried; every statement is idempotent."""
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                super().create_table()
+                with self.datastore.transaction(commit=True) as curs:
+                    for statement in self.chain_create_statements:
+                        curs.execute(statement)
+                return
+            except (InternalError, IntegrityError):
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1) * 2**attempt)
 
     # -- writing: the head is read in the library's pipeline, the links are written before its commit --------------
 
