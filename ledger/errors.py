@@ -82,6 +82,13 @@ class InsufficientFundsError(ConflictError):
     code = "insufficient_funds"
 
 
+def require_available(requested: Any, available: Any, holder: str, verb: str) -> None:
+    """Refuses taking ``requested`` from a balance of ``available`` with one wording for every balance."""
+    if requested > available:
+        raise InsufficientFundsError(f"{holder} {available}, cannot {verb} {requested}", available=str(available),
+                                     requested=str(requested))
+
+
 class AlreadyReversedError(ConflictError):
     code = "already_reversed"
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import ClosedError, InsufficientFundsError
+from ledger.errors import ClosedError, InsufficientFundsError, require_available
 from ledger.money import ZERO
 
 SOURCE_LEVELS = ("central", "province", "city", "county")
@@ -89,12 +89,7 @@ class Fund(Aggregate):
         """Passes part of the available balance down to a child fund or a project."""
         if self.is_closed:
             raise ClosedError(f"fund {self.document_no} is closed", fund_id=str(self.id))
-        if amount > self.available:
-            raise InsufficientFundsError(
-                f"fund {self.document_no} has {self.available} available, cannot allocate {amount}",
-                available=str(self.available),
-                requested=str(amount),
-            )
+        require_available(amount, self.available, f"fund {self.document_no} has available", "allocate")
         self._allocated(
             allocation_id=allocation_id,
             target_kind=target_kind,
@@ -130,12 +125,8 @@ class Fund(Aggregate):
     ) -> None:
         """Takes back unspent money from a child fund or project it was allocated to (收回)."""
         outstanding = self.outstanding_with(source_id)
-        if amount > outstanding:
-            raise InsufficientFundsError(
-                f"fund {self.document_no} has {outstanding} outstanding with {source_id}, cannot recover {amount}",
-                available=str(outstanding),
-                requested=str(amount),
-            )
+        require_available(amount, outstanding, f"fund {self.document_no} has outstanding with {source_id}",
+                          "recover")
         self._recovered(
             recovery_id=recovery_id,
             source_id=source_id,
@@ -159,12 +150,7 @@ class Fund(Aggregate):
         """Sends unspent money back up to the fund it came from (a closed fund may still return its surplus)."""
         if self.parent_fund_id is None:
             raise InsufficientFundsError(f"fund {self.document_no} has no parent fund to return money to")
-        if amount > self.available:
-            raise InsufficientFundsError(
-                f"fund {self.document_no} has {self.available} available, cannot return {amount}",
-                available=str(self.available),
-                requested=str(amount),
-            )
+        require_available(amount, self.available, f"fund {self.document_no} has available", "return")
         self._returned(
             recovery_id=recovery_id,
             to_fund_id=self.parent_fund_id,

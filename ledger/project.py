@@ -12,11 +12,11 @@ from eventsourcing.domain import Aggregate, event
 from ledger.errors import (
     AlreadyReversedError,
     ClosedError,
-    InsufficientFundsError,
     InvalidStateError,
     NotReversibleError,
     UnknownEntryError,
     ValidationError,
+    require_available,
 )
 from ledger.money import ZERO
 
@@ -137,12 +137,7 @@ class Project(Aggregate):
     ) -> None:
         """Returns unspent money to the fund it came from; allowed after closure, that is when it happens."""
         undisbursed = self.undisbursed_from(fund_id)
-        if amount > undisbursed:
-            raise InsufficientFundsError(
-                f"project {self.code} holds {undisbursed} undisbursed from fund {fund_id}, cannot return {amount}",
-                available=str(undisbursed),
-                requested=str(amount),
-            )
+        require_available(amount, undisbursed, f"project {self.code} holds undisbursed from fund {fund_id}", "return")
         self._surplus_returned(
             entry_id=entry_id, fund_id=fund_id, amount=amount, reason=reason, effective_on=effective_on, actor=actor
         )
@@ -175,12 +170,7 @@ class Project(Aggregate):
                 raise ValidationError(f"a budget move needs two different lines, got {source} twice", field="moves")
             if source not in remaining:
                 raise ValidationError(f"project {self.code} has no budget line {source!r}", field="moves")
-            if amount > remaining[source]:
-                raise InsufficientFundsError(
-                    f"budget line {source} has {remaining[source]}, cannot move {amount}",
-                    available=str(remaining[source]),
-                    requested=str(amount),
-                )
+            require_available(amount, remaining[source], f"budget line {source} has", "move")
             remaining[source] -= amount
             remaining[target] = remaining.get(target, ZERO) + amount
         self._budget_revised(
@@ -290,12 +280,7 @@ class Project(Aggregate):
         """Pays an installment from money the project received from the named fund (拨付)."""
         self._check_open()
         undisbursed = self.undisbursed_from(fund_id)
-        if amount > undisbursed:
-            raise InsufficientFundsError(
-                f"project {self.code} holds {undisbursed} from fund {fund_id}, cannot disburse {amount}",
-                available=str(undisbursed),
-                requested=str(amount),
-            )
+        require_available(amount, undisbursed, f"project {self.code} holds from fund {fund_id}", "disburse")
         self._disbursed(
             entry_id=entry_id,
             fund_id=fund_id,
