@@ -125,8 +125,10 @@ def _plain(value: Any) -> Any:
 
 def _register_commands() -> None:
     from api.cli_demo import demo
+    from api.cli_export import export
     from api.cli_projections import projections, replay_command
 
+    main.add_command(export)
     main.add_command(projections)
     main.add_command(replay_command)
     main.add_command(demo)

@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_READ_WAIT_SECONDS": 5.0,
     "LEDGER_SEAL_KEY": "",  # empty: <LEDGER_DATA_DIR>/seal.key
     "LEDGER_SEAL_EVERY": 1000,
+    "LEDGER_OCDS_PREFIX": "ocds-xxxxxx",  # placeholder OCID prefix: set the one the OCP registered for you
+    "LEDGER_RATE_LIMIT": "",  # per token; off
+    "LEDGER_RATE_LIMIT_UNAUTHENTICATED": "300/minute",  # refused authentications per client address
+    "LEDGER_RATE_LIMIT_STORAGE": "memory://",
+    "LEDGER_PROXY_COUNT": 0,
 }
 PROJECTION_MODES = ("thread", "external", "inline")
 # Keys of the read side (views database, rule parameters, batch size), handed to projections with the store's env.
@@ -43,12 +48,15 @@ PERSISTENCE_KEYS = (
     "POSTGRES_POOL_SIZE",
     "POSTGRES_MAX_OVERFLOW",
     "POSTGRES_CONNECT_TIMEOUT",
+    "POSTGRES_PRE_PING",
     "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
     "CREATE_TABLE",
+    "LEDGER_GROUP_COMMIT",  # read by the application itself (ledger/group_commit.py), not by the library
 )
 API_KEYS = ("LEDGER_DATA_DIR", "LEDGER_MAX_BODY", "LEDGER_TOKEN_CACHE_SECONDS", "LEDGER_LOG_LEVEL",
             "LEDGER_PROJECTIONS", "LEDGER_READ_WAIT_SECONDS", "LEDGER_SEAL_KEY", "LEDGER_SEAL_EVERY",
-            "LEDGER_SECRET_KEY", *READ_SIDE_KEYS)
+            "LEDGER_SECRET_KEY", "LEDGER_RATE_LIMIT", "LEDGER_RATE_LIMIT_UNAUTHENTICATED", "LEDGER_RATE_LIMIT_STORAGE",
+            "LEDGER_PROXY_COUNT", "LEDGER_OCDS_PREFIX", *READ_SIDE_KEYS)
 
 
 def load_config(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -81,6 +89,12 @@ def persistence_env(values: Mapping[str, Any]) -> dict[str, str]:
         env.setdefault("SQLITE_LOCK_TIMEOUT", "10")
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
         env.setdefault("POSTGRES_LOCK_TIMEOUT", "5")
+        # Fail fast while the database cannot be reached: a request waits at most this long for a pooled
+        # connection (the library's default is 30 s), then answers 503 with Retry-After.
+        env.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
+        # Pooled connections are checked before use, so those the server closed (a restart, a terminated backend,
+        # a lost network) are replaced instead of failing a request.
+        env.setdefault("POSTGRES_PRE_PING", "y")
     env.setdefault("CREATE_TABLE", "y")
     return env
 
