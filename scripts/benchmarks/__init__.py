@@ -1,0 +1,1 @@
+"""The pieces of ``scripts/bench``: throwaway databases, baselines, the HTTP load runs and the ledger's figures."""
