@@ -1,5 +1,6 @@
-"""Browser fixtures: a real server (werkzeug, background thread) over the demo ledger in a temporary SQLite data
-directory, and headless Chromium driven by Selenium with Debian's chromium and chromedriver (nothing downloaded).
+"""Browser fixtures: a real server (werkzeug, background thread) over the demo ledger (the whole scenario) in a
+temporary SQLite data directory, and headless Chromium driven by Selenium with Debian's chromium and chromedriver
+(nothing downloaded).
 
 Without Chromium the browser tests are skipped, saying why; with ``CI=true`` they fail instead.
 """
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from api.demo import load_demo
+from api.demo.sqlite_file import load_demo_file
 from api.extension import extension
 from api.testing import close_app, make_app
 from ledger.access import issue_token
@@ -55,11 +56,12 @@ class DemoServer:
 @pytest.fixture(scope="module")
 def demo_server() -> Iterator[DemoServer]:
     data_dir = tempfile.mkdtemp(prefix="ledger-browser-")
+    dbname = Path(data_dir) / "ledger.sqlite"
+    load_demo_file(dbname)
     app = make_app({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "LEDGER_DATA_DIR": data_dir,
-                    "SQLITE_DBNAME": str(Path(data_dir) / "ledger.sqlite")})
+                    "SQLITE_DBNAME": str(dbname)})
     with app.app_context():
         ledger = extension().app
-        load_demo(ledger)
         auditor, _ = issue_token(ledger, actor_name="演示 审计人员", role="auditor", scope="", issued_by="tests")
         officer, _ = issue_token(ledger, actor_name="演示 兰州市财务人员", role="officer", scope="6201",
                                  issued_by="tests")
