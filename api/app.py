@@ -21,6 +21,7 @@ from api.resources import audit, events, funds, ops, procurements, projects, tok
 from api.schemas.common import ProblemSchema
 from api.schemas.procurements import STEP_SCHEMAS
 from api.sealing import init_sealing
+from api.security import check_token_rate, init_security
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -61,6 +62,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
 
     app.before_request(authenticate_request)
+    app.before_request(check_token_rate)  # LEDGER_RATE_LIMIT, per token
+    init_security(app, values)  # 429 for addresses that keep failing to authenticate; HSTS; trusted proxies
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -89,9 +89,10 @@ def persistence_env(values: Mapping[str, Any]) -> dict[str, str]:
         env.setdefault("SQLITE_LOCK_TIMEOUT", "10")
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
         env.setdefault("POSTGRES_LOCK_TIMEOUT", "5")
-        # Fail fast while the database cannot be reached: a request waits at most this long for a pooled
-        # connection (the library's default is 30 s), then answers 503 with Retry-After.
-        env.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
+        # Fail fast while the database cannot be reached: a query waits at most this long for a pooled connection
+        # (the library's default is 30 s, and it tries each query ten times), then the request answers 503 with
+        # Retry-After; api.problems.Outage makes the requests that follow answer 503 at once.
+        env.setdefault("POSTGRES_CONNECT_TIMEOUT", "1")
         # Pooled connections are checked before use, so those the server closed (a restart, a terminated backend,
         # a lost network) are replaced instead of failing a request.
         env.setdefault("POSTGRES_PRE_PING", "y")

@@ -5,16 +5,24 @@ valid token; 403 wrong role or outside the region scope; 404 unknown resource (a
 ``code`` names which); 405; 409 conflicts with the ledger's state (duplicate key, insufficient funds, closed,
 already reversed, a version conflict that retries did not resolve); 412 stale ``If-Match``; 413 body over the limit;
 415 not JSON; 422 well-formed JSON whose fields are wrong (marshmallow or the ledger's own checks) and an
-Idempotency-Key reused with another request; 500 anything else, with a request id and nothing internal.
+Idempotency-Key reused with another request; 503 with ``Retry-After`` while a database cannot be reached (a
+connection lost or refused, no pooled connection within the timeout, a lock not granted in time); 500 anything else,
+with a request id and nothing internal.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, json, request
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from flask import Flask, Response, current_app, g, json, request
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import (
@@ -30,6 +38,12 @@ from ledger.errors import (
 log = logging.getLogger("api")
 
 PROBLEM_JSON = "application/problem+json"
+# Seconds a client is asked to wait before retrying when a database cannot be reached.
+RETRY_AFTER_UNAVAILABLE = 2
+# SQLite's messages that mean "busy or not reachable now" (its OperationalError also covers programming errors).
+SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o error")
+OUTAGE = "ledger_outage"
+ALWAYS_ANSWERED = ("ops.healthz",)  # endpoints that never touch a database
 
 # The one table: each LedgerError class (the nearest in the class's MRO wins) to an HTTP status.
 STATUS_OF_ERROR: dict[type[LedgerError], int] = {
@@ -71,6 +85,7 @@ TITLE_OF_STATUS = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -190,15 +205,123 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(status, detail, code=code, errors=errors, headers=headers)
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says a database cannot be reached or is too busy now, so that the same
+    request may succeed later: PostgreSQL's operational errors (connection refused or lost, pool timeout, a lock not
+    granted within the lock timeout, the server shutting down) and SQLite's locked or unreadable database. A save
+    that failed that way wrote nothing or, if its commit was sent, is answered again by its Idempotency-Key."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return True
+        if isinstance(current, sqlite3.OperationalError):
+            return any(text in str(current).lower() for text in SQLITE_UNAVAILABLE)
+        if isinstance(current, (StoreOperationalError, StoreInterfaceError)) and current.__cause__ is None:
+            return True  # raised by the library itself, e.g. no pooled connection in time
+        current = current.__cause__
+    return False
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether the database itself cannot be reached (no connection in time, refused, dropped, shutting down), as
+    opposed to busy (a lock not granted in time): only then do later requests fail fast, see ``Outage``."""
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, psycopg.Error):
+            state = getattr(current, "sqlstate", None)
+            return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+        if isinstance(current, (StoreOperationalError, StoreInterfaceError)) and current.__cause__ is None:
+            return True
+        current = current.__cause__
+    return False
+
+
+class Outage:
+    """One process's memory that its database was found unreachable. The driver retries each query for a while
+    before giving up (up to ten times the pool's wait), so without this every request would hold a server thread
+    that long; instead, while an outage is known, requests answer 503 at once, and one request at a time (every
+    ``hold`` seconds) is let through to find out whether the database is back; its success ends the outage."""
+
+    def __init__(self, hold: float = RETRY_AFTER_UNAVAILABLE, probe_window: float = 30.0) -> None:
+        self.hold = hold
+        self.probe_window = probe_window
+        self._down = False
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        """False while an outage is known and another request is finding out whether it is over."""
+        with self._lock:
+            if not self._down:
+                return True
+            now = time.monotonic()
+            if now < self._until:
+                return False
+            self._until = now + self.probe_window  # this request probes; the others keep failing fast meanwhile
+            g.outage_probe = True
+            return True
+
+    def failed(self) -> None:
+        with self._lock:
+            self._down = True
+            self._until = time.monotonic() + self.hold
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if self._down:
+                log.warning("the database answers again")
+            self._down = False
+
+
+def handle_unavailable(error: Exception) -> Response:
+    request_id = getattr(g, "request_id", None)
+    outage = current_app.extensions.get(OUTAGE)
+    if outage is not None and connection_lost(error):
+        outage.failed()
+    log.warning("database unavailable request_id=%s %s %s: %s: %s", request_id, request.method, request.path,
+                type(error).__name__, " ".join(str(error).split())[:300])
+    return problem(503, "The ledger's database cannot be reached just now. Try again shortly; a write retried with "
+                        "the same Idempotency-Key is recorded once at most.",
+                   code="unavailable", headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
+
+
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    if database_unavailable(error):
+        return handle_unavailable(error)
     request_id = getattr(g, "request_id", None)
     log.exception("unhandled error request_id=%s %s %s", request_id, request.method, request.path)
     return problem(500, f"An unexpected error occurred; quote request id {request_id} to the operators.")
 
 
+def _unavailable_now() -> Response:
+    return problem(503, "The ledger's database cannot be reached just now. Try again shortly.", code="unavailable",
+                   headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
+
+
+def _fail_fast_during_outage() -> Response | None:
+    outage: Outage = current_app.extensions[OUTAGE]
+    if request.endpoint in ALWAYS_ANSWERED or outage.admit():
+        return None
+    return _unavailable_now()
+
+
+def _end_outage(response: Response) -> Response:
+    if g.get("outage_probe") and response.status_code < 500:
+        current_app.extensions[OUTAGE].succeeded()
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.extensions[OUTAGE] = Outage()
+    # Before authentication, which may read the tokens from the database.
+    hooks = app.before_request_funcs.setdefault(None, [])
+    at = next((i for i, f in enumerate(hooks) if getattr(f, "__name__", "") == "authenticate_request"), len(hooks))
+    hooks.insert(at, _fail_fast_during_outage)
+    app.after_request(_end_outage)
     app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(LedgerError, handle_ledger_error)
     app.register_error_handler(HTTPException, handle_http_exception)

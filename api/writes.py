@@ -11,12 +11,24 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.problems import Problem
 from ledger.application import Idempotency
 
 F = TypeVar("F", bound=Callable[..., Any])
 IF_MATCH = re.compile(r'^(W/)?"?([0-9]{1,12})"?$')
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header", "name": "Idempotency-Key", "required": True,
+    "description": "the client's key for this write: the same key and body answer the original result again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x20-\\x7e]+$"},
+}
+IF_MATCH_PARAMETER = {
+    "in": "header", "name": "If-Match", "required": False,
+    "description": 'the ETag of the fund, project or procurement (e.g. "3"): the write is refused with 412 if it '
+                   "has changed since",
+    "schema": {"type": "string", "pattern": '^(W/)?"?[0-9]{1,12}"?$'},
+}
 
 
 def _no_constants(name: str) -> Any:
@@ -45,6 +57,15 @@ def _read_body() -> Any:
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, f"The request body is larger than {limit} bytes.", code="payload_too_large")
     raw = request.get_data(cache=True)
+    if request.content_length is None and len(raw) >= limit:
+        # A body without Content-Length (chunked) is read up to the limit and silently cut there; one more byte
+        # tells whether it went on.
+        try:
+            more = request.stream.read(1)
+        except RequestEntityTooLarge:
+            more = b"?"
+        if more:
+            raise Problem(413, f"The request body is larger than {limit} bytes.", code="payload_too_large")
     try:
         text = raw.decode("utf-8")
         return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
@@ -91,6 +112,10 @@ def posting(versioned: bool = True) -> Callable[[F], F]:
             g.idempotency = Idempotency(key, request_hash(request.method, request.path, body))
             return view(*args, **kwargs)
 
+        apidoc = getattr(checked, "_apidoc", {})
+        parameters = apidoc.setdefault("manual_doc", {}).setdefault("parameters", [])
+        parameters.extend([IDEMPOTENCY_KEY_PARAMETER, *([IF_MATCH_PARAMETER] if versioned else [])])
+        checked._apidoc = apidoc  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]
 
     return decorate

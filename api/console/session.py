@@ -1,4 +1,5 @@
-"""The console's session: a signed cookie (HttpOnly, SameSite=Strict) holding the token and a CSRF token.
+"""The console's session: a signed cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) holding the token and a CSRF
+token.
 
 The signing key is ``LEDGER_SECRET_KEY``, or ``<LEDGER_DATA_DIR>/console.key`` (0600), made on first use. Requests
 without a console cookie (every API call) never need the key, so the API alone never creates the file.
@@ -12,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, has_request_context, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
@@ -58,6 +59,10 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
                 if not app.secret_key:
                     app.secret_key = load_secret_key(app)
         return super().get_signing_serializer(app)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure whenever the console is reached over HTTPS (behind a proxy: see LEDGER_PROXY_COUNT)."""
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if self.get_cookie_name(app) not in request.cookies:

@@ -22,6 +22,7 @@ from api.console.chart import progress_chart
 from api.console.session import init_session
 from api.extension import extension, ledger
 from api.fields import jsonable
+from api.security import check_token_rate
 from ledger.errors import LedgerError, NotFoundError, OutOfScopeError, ValidationError
 from ledger.finding_case import DECISIONS
 from ledger.regions import ancestors, get_division, normalise_scope
@@ -110,6 +111,7 @@ def _signed_in() -> Response | None:
             flash("令牌已失效或已被吊销,请重新登录。")
         return redirect(url_for("console.sign_in", next=request.full_path if request.method == "GET" else None))
     g.principal = grant
+    check_token_rate()
     if request.method == "POST":
         _check_csrf()
     return None

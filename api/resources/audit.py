@@ -52,6 +52,11 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1",
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # business dates are Beijing time
+# The CSV and Excel exports of a read (``format=csv|xlsx`` or ``Accept``), documented beside its JSON answer.
+EXPORTS = blp.doc(responses={200: {"content": {
+    "text/csv": {"schema": {"type": "string", "description": "UTF-8 with a byte-order mark"}},
+    XLSX: {"schema": {"type": "string", "format": "binary"}},
+}}})
 
 
 def _views_for(query: dict[str, Any]) -> tuple[AuditQueries, int]:
@@ -110,8 +115,9 @@ def _in_scope(code: str) -> None:
 
 
 def _lags_wanted(query: dict[str, Any]) -> bool:
+    """Whether the findings judged on the evaluation date (LAG, and the PRC deadlines) are asked for."""
     rule = query.get("rule")
-    return (rule is None or rule.startswith("LAG")) and query.get("status") in (None, "open")
+    return (rule is None or rule.startswith(("LAG", "PRC"))) and query.get("status") in (None, "open")
 
 
 def _today() -> date:
@@ -119,13 +125,15 @@ def _today() -> date:
 
 
 @blp.route("/audit/findings")
+@EXPORTS
 @requires("auditor", "officer")
 @blp.arguments(FindingsQuery, location="query")
 @blp.response(200, FindingPage)
 @problems(blp, 400, *READ_PROBLEMS, 503)
 def list_findings(query: dict[str, Any]) -> Any:
-    """Findings in the caller's scope: filters region, rule, severity, status, project; `on` (evaluation date of
-    the time-based LAG rules, default today) and `as_of` (replayed)"""
+    """Findings in the caller's scope: filters region, rule (a code such as `PRC-04`, or a family such as `PRC`),
+    severity, status, project; `on` (evaluation date of the time-based LAG rules and the PRC deadlines, default
+    today) and `as_of` (replayed)"""
     if query.get("region"):
         _in_scope(query["region"])
     views, position = _views_for(query)
@@ -208,6 +216,7 @@ def decide(data: dict[str, Any], finding_id: str) -> Any:
 
 
 @blp.route("/audit/regions/<string:code>")
+@EXPORTS
 @requires("auditor", "officer")
 @blp.arguments(RegionQuery, location="query")
 @blp.response(200, RegionOut)
@@ -241,6 +250,7 @@ def region(query: dict[str, Any], code: str) -> Any:
 
 
 @blp.route("/audit/progress")
+@EXPORTS
 @requires("auditor", "officer")
 @blp.arguments(ProgressQuery, location="query")
 @blp.response(200, ProgressPage)
@@ -263,6 +273,7 @@ def progress(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/audit/coverage")
+@EXPORTS
 @requires("auditor", "officer")
 @blp.arguments(CoverageQuery, location="query")
 @blp.response(200, CoverageOut)

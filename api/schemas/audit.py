@@ -192,7 +192,8 @@ class CoverageOut(Schema):
     township_units = fields.Integer()
     denominator = fields.String(metadata={"description": "which township codes the figure counts"})
     operating = fields.Integer()
-    coverage = fields.Decimal(as_string=True)
+    coverage = fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal", "example": "0.8000",
+                                                       "description": "operating / township units, four places"})
     target = Plain(allow_none=True)
     behind_plan = fields.Boolean()
     finding = Plain(allow_none=True, metadata={"description": "LAG-10 when behind the straight line to the target"})
