@@ -12,12 +12,16 @@ from eventsourcing.persistence import Mapper, Notification
 
 from ledger.money import ZERO
 from projections.engine import RuleEngine, funds_of
+from projections.procurement_state import ProcurementModel, ProcurementState
+from projections.procurement_state import group_key as contract_group
+from projections.procurement_state import to_record as procurement_record
 from projections.rules import Finding
 from projections.rules.earmarking import invoice_key
 from projections.state import FundState, ProjectState, ReadModel, to_record
 from projections.store import Cursor, ViewStore, as_json, cents, iso
 
 DECISION_TOPIC_PREFIX = "ledger:FindingCase."
+PRC = "PRC-%"  # a LIKE pattern, always passed as a parameter (a literal % would clash with psycopg's placeholders)
 
 
 def group_key(entry: dict[str, Any]) -> str | None:
@@ -107,6 +111,8 @@ class AuditProjection:
     def process(self, cursor: Cursor, generation: int, notifications: Sequence[Notification]) -> int:
         store = self.store
         model = ReadModel(load=lambda kind, ident: store.load_state(cursor, generation, kind, ident))
+        procurements = ProcurementModel(load=lambda ident: store.load_state(cursor, generation, "procurement", ident),
+                                        owner_of=lambda project_id, entry_id: _paid_by(model, project_id, entry_id))
         decisions = []
         # Per aggregate, the latest business date among this batch's events: the date a retraction takes effect
         # (exactly the retracting event's date when the worker keeps up one event at a time).
@@ -118,6 +124,7 @@ class AuditProjection:
                     decisions.append((notification.id, event))
             else:
                 model.apply(notification.topic, event, notification.id)
+                procurements.apply(notification.topic, event, notification.id)
                 on = getattr(event, "effective_on", None)
                 if on is not None:
                     key = str(event.originator_id)
@@ -133,9 +140,10 @@ class AuditProjection:
         for project in projects:
             found = self.engine.project_findings(project, funds_of(project, model.fund))
             cursor.execute(f"SELECT * FROM {store.table('findings', generation)} WHERE project_id = ? "
-                           "AND rule <> 'EAR-09'", (project.id,))
+                           "AND rule <> 'EAR-09' AND rule NOT LIKE ?", (project.id, PRC))
             self._reconcile(cursor, generation, cursor.fetchall(), found, last, changed_on.get(project.id))
         self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last, changed_on)
+        self._refresh_procurements(cursor, generation, procurements, last)
         self._record_decisions(cursor, generation, decisions)
         store.set_position(cursor, generation, last)
         return len(notifications)
@@ -201,6 +209,50 @@ class AuditProjection:
         retracted_on = max((changed_on[i] for i in project_ids if i in changed_on), default=None)
         self._reconcile(cursor, generation, cursor.fetchall(), found, position, retracted_on, key)
 
+    def _refresh_procurements(self, cursor: Cursor, generation: int, model: ProcurementModel, position: int) -> None:
+        """Saves the procurements this batch touched and re-judges them, with every process of the same buyer,
+        category and provider (PRC-13 compares them). Two index rows live beside the states: the processes of each
+        project (``project_procurements``, for the dated reads) and each PRC-13 group (``procurement_group``)."""
+        if not model.touched:
+            return
+        store = self.store
+        touched = [model.procurements[i] for i in sorted(model.touched)]
+        indexes: list[tuple[str, str, dict[str, Any]]] = []
+        by_project: dict[str, list[str]] = {}
+        for pid in model.opened:
+            by_project.setdefault(model.procurements[pid].project_id, []).append(pid)
+        for project_id, opened in sorted(by_project.items()):
+            index = store.load_state(cursor, generation, "project_procurements", project_id) or {"ids": []}
+            indexes.append(("project_procurements", project_id,
+                            {"ids": [*index["ids"], *(i for i in opened if i not in index["ids"])]}))
+        groups: dict[str, list[str]] = {}
+        for state in touched:
+            key = contract_group(state)
+            if key is None:
+                continue
+            if key not in groups:
+                groups[key] = list((store.load_state(cursor, generation, "procurement_group", key)
+                                    or {"ids": []})["ids"])
+            if state.id not in groups[key]:  # kept sorted, so the row does not depend on how batches were cut
+                groups[key] = sorted([*groups[key], state.id])
+                indexes.append(("procurement_group", key, {"ids": list(groups[key])}))
+        store.save_states(cursor, generation, [("procurement", s.id, procurement_record(s)) for s in touched]
+                          + list({(kind, ident): (kind, ident, body) for kind, ident, body in indexes}.values()))
+        judge: dict[str, tuple[ProcurementState, list[ProcurementState]]] = {}
+        for state in touched:
+            key = contract_group(state)
+            members = [m for m in (model.procurement(i) for i in groups.get(key or "", [])) if m is not None]
+            for subject in [state, *members]:
+                judge[subject.id] = (subject, members)
+        table = store.table("findings", generation)
+        for pid in sorted(judge):
+            state, members = judge[pid]
+            found = self.engine.procurement_findings(state, members)
+            dates = [model.changed_on[m.id] for m in [state, *members] if m.id in model.changed_on]
+            cursor.execute(f"SELECT * FROM {table} WHERE project_id = ? AND subject_id = ? AND rule LIKE ?",
+                           (state.project_id, state.id, PRC))
+            self._reconcile(cursor, generation, cursor.fetchall(), found, position, max(dates, default=None))
+
     def _record_decisions(self, cursor: Cursor, generation: int, decisions: list[tuple[int, Any]]) -> None:
         self.store.upsert(cursor, generation, "decisions", [
             {"finding_id": str(e.finding_id), "position": position, "decision": e.decision, "note": e.note,
@@ -208,3 +260,11 @@ class AuditProjection:
             for position, e in decisions
         ], ("finding_id", "position"))
 
+
+def _paid_by(model: ReadModel, project_id: str, entry_id: str) -> str | None:
+    """The procurement a project's disbursement paid under, if it named one."""
+    project = model.project(project_id)
+    for entry in [] if project is None else project.entries:
+        if entry["entry_id"] == entry_id and entry["kind"] == "disbursement":
+            return entry.get("procurement_id")
+    return None

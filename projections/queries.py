@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -14,14 +15,28 @@ from projections.audit import fund_row, group_key, line_rows, project_row
 from projections.coverage import CountingRule, coverage, coverage_finding, targets_from
 from projections.database import SQLiteDatabase
 from projections.engine import RuleEngine, funds_of
-from projections.progress import fund_lags, project_lags, project_progress
+from projections.procurement_state import ProcurementState
+from projections.procurement_state import from_record as procurement_from_record
+from projections.progress import first_seen, fund_lags, project_lags, project_progress
 from projections.rules import Finding
+from projections.rules.procurement import DATED_RULES
 from projections.state import FundState, ProjectState, from_record, fund_on, project_on, to_record
 from projections.store import Cursor, ViewStore, decode, yuan
 
 MONEY_COLUMNS = ("appropriated", "allocated_to_funds", "allocated_to_projects", "recovered", "returned", "available",
                  "budget", "received", "committed", "disbursed", "spent", "reversed", "revised", "approved")
 FINDING_STATUSES = ("open", *STATUS_AFTER.values(), "retracted")
+FAMILY = re.compile(r"[A-Z]{3}")
+
+
+def is_family(rule: str) -> bool:
+    """A rule family (EAR, PRC, LAG, PRF) rather than one rule's code."""
+    return FAMILY.fullmatch(rule) is not None
+
+
+def wanted(rule: str, rules: set[str] | None) -> bool:
+    """Whether a rule's code is asked for by ``rules`` (codes or families; None asks for all)."""
+    return rules is None or rule in rules or rule.split("-", 1)[0] in rules
 
 
 def _money(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,14 +71,20 @@ class AuditQueries:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """Findings inside ``scope`` (and ``region``) by business date then id (stable across rebuilds), after
-        the finding ``after``."""
+        the finding ``after``. ``rule`` is a code (``PRC-04``) or a family (``PRC``)."""
         with self.store.db.transaction(write=False) as cursor:
             findings, decisions = self._t(cursor, "findings"), self._t(cursor, "decisions")
             where, params = ["f.region_code LIKE ?"], [_prefix(scope) + "%"]
             if region:
                 where.append("f.region_code LIKE ?")
                 params.append(_prefix(region) + "%")
-            for column, value in (("f.rule", rule), ("f.severity", severity), ("f.project_id", project)):
+            if rule and is_family(rule):
+                where.append("f.rule LIKE ?")
+                params.append(f"{rule}-%")
+            elif rule:
+                where.append("f.rule = ?")
+                params.append(rule)
+            for column, value in (("f.severity", severity), ("f.project_id", project)):
                 if value:
                     where.append(f"{column} = ?")
                     params.append(value)
@@ -317,11 +338,20 @@ class ProgressQueries:
 
     def lag_findings(self, *, on: date, scope: str = "", region: str | None = None, project: str | None = None,
                      rules: set[str] | None = None) -> list[dict[str, Any]]:
-        """LAG findings of projects and funds in the scope on ``on``, each with the day it was first seen."""
+        """The findings judged on the evaluation date ``on`` in the scope, each with ``evaluated_on`` and the day it
+        was first seen: the LAG findings of projects and funds, and the procurement deadlines (PRC-08 a contract
+        not signed, PRC-09 a result not published, when their time has run out). ``rules`` holds codes or
+        families; None asks for all."""
         prefix = self._scope_prefix(scope, region)
+        lag_rules = None if rules is None else {r for r in rules if r.startswith("LAG")}
+        lags = lag_rules is None or bool(lag_rules)
+        if lag_rules is not None and "LAG" in lag_rules:
+            lag_rules = None
+        prc = any(wanted(code, rules) for code in DATED_RULES)
         with self.store.db.transaction(write=False) as cursor:
-            projects = self._states(cursor, "project", prefix, project)
-            funds = [] if project else self._states(cursor, "fund", prefix)
+            projects = self._states(cursor, "project", prefix, project) if lags else []
+            funds = [] if project or not lags else self._states(cursor, "fund", prefix)
+            procurements = self._procurements(cursor, prefix, project) if prc else []
             generation = self.store.generation(cursor)
 
             def fund(fund_id: str) -> FundState | None:
@@ -332,11 +362,43 @@ class ProgressQueries:
         found = []
         for state in projects:
             if state.township_code.startswith(_prefix(scope)):
-                found += project_lags(self.engine, state, touched[state.id], on, rules)
+                found += project_lags(self.engine, state, touched[state.id], on, lag_rules)
         for state in funds:
             if state.holder_region.startswith(_prefix(scope)) and state.appropriated_on <= on:
-                found += fund_lags(self.engine, state, on, rules)
+                found += fund_lags(self.engine, state, on, lag_rules)
+        for procurement in procurements:
+            if procurement.region.startswith(_prefix(scope)):
+                found += self._procurement_deadlines(procurement, on, rules)
         return found
+
+    def _procurements(self, cursor: Cursor, region_prefix: str, project: str | None) -> list[ProcurementState]:
+        """The procurement states of one project, or of every project in a region (through the projects' index)."""
+        generation = self.store.generation(cursor)
+        state, projects = self.store.table("state", generation), self.store.table("projects", generation)
+        if project:
+            index = self.store.load_state(cursor, generation, "project_procurements", project)
+            ids = [] if index is None else list(index["ids"])
+        else:
+            cursor.execute(f"SELECT s.body FROM {state} s JOIN {projects} t ON s.id = t.project_id "
+                           "WHERE s.kind = 'project_procurements' AND t.township_code LIKE ? ORDER BY t.project_id",
+                           (region_prefix + "%",))
+            ids = [i for row in cursor.fetchall() for i in decode(row["body"])["ids"]]
+        found = []
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(f"SELECT body FROM {state} WHERE kind = 'procurement' AND id IN ({marks})", chunk)
+            found += [procurement_from_record(decode(row["body"])) for row in cursor.fetchall()]
+        return sorted(found, key=lambda p: p.id)
+
+    def _procurement_deadlines(self, procurement: ProcurementState, on: date,
+                               rules: set[str] | None) -> list[dict[str, Any]]:
+        found = [f for f in self.engine.procurement_dated_findings(procurement, on) if wanted(f.rule, rules)]
+
+        def fires_on(day: date) -> set[str]:
+            return {f.finding_id for f in self.engine.procurement_dated_findings(procurement, day)}
+
+        return [{**f.as_record(), "status": "open", "evaluated_on": on, "first_seen": first_seen(f, fires_on, on)}
+                for f in found]
 
     def coverage(self, code: str, on: date, rule: CountingRule | None = None) -> dict[str, Any]:
         """Township units of a region with a station project operating on ``on``, against the region's target."""

@@ -6,6 +6,11 @@
     fiscal_year = 2023     # optional; a year-specific override beats one for all years
     share = "0.15"
 
+    [[override]]
+    rule = "PRC-04"
+    region = "13"
+    open_tender_days = 25  # a list for a list-valued parameter: allowed_justifications = ["emergency"]
+
 The values used are written into every finding, so a result can be explained and reproduced later.
 """
 
@@ -34,6 +39,19 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "LAG-09": {"days": 30},
     "PRF-02": {"output_effect_minimum": Decimal("60")},
     "PRF-04": {"margin": Decimal("10")},
+    # Procurement: minimum submission periods per method (whole days, or working days where so named).
+    "PRC-04": {"open_tender_days": 20, "competitive_consultation_days": 10,
+               "competitive_negotiation_working_days": 3, "request_for_quotation_working_days": 3,
+               "other_days": 15},
+    "PRC-05": {"committee_minimum": 5, "expert_share": Decimal("2") / Decimal("3")},
+    "PRC-08": {"days": 30},
+    "PRC-09": {"working_days": 2},
+    "PRC-10": {"years_without_justification": 1, "maximum_years": 3},
+    "PRC-11": {"allowed_justifications": ("unique_supplier", "emergency", "continuity",
+                                          "只能从唯一供应商处采购", "不可预见的紧急情况",
+                                          "必须保证原有采购项目一致性或者服务配套的要求")},
+    "PRC-12": {"share": Decimal("0.10")},
+    "PRC-13": {"threshold": Decimal("4000000.00"), "window_months": 12},
 }
 
 
@@ -63,6 +81,13 @@ class RuleParameters:
         unknown = set(override) - {"rule", "region", "fiscal_year"} - set(DEFAULTS[rule])
         if unknown:
             raise ValueError(f"{rule} has no parameter(s) {', '.join(sorted(unknown))}")
+        for name, default in DEFAULTS[rule].items():
+            if name in override:
+                try:
+                    _typed(default, override[name], rule, name)
+                except (ValueError, ArithmeticError) as error:
+                    raise ValueError(f"{rule} {name} = {override[name]!r} is not a valid "
+                                     f"{type(default).__name__}: {error}") from None
         return override
 
     def for_rule(self, rule: str, region: str, fiscal_year: int | None) -> dict[str, Any]:
@@ -76,5 +101,14 @@ class RuleParameters:
         for override in matching:
             for name, default in DEFAULTS[rule].items():
                 if name in override:
-                    values[name] = type(default)(str(override[name]))
+                    values[name] = _typed(default, override[name], rule, name)
         return values
+
+
+def _typed(default: Any, value: Any, rule: str, name: str) -> Any:
+    """An override's value as the default's type: a list of strings for a tuple, else from its text."""
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{rule} {name} must be a list of strings")
+        return tuple(value)
+    return type(default)(str(value))

@@ -1,6 +1,8 @@
 """政府购买服务程序: the thirteen procurement rules (PRC) of the rules catalogue, over one procurement's state.
 
-Groundwork: pure functions over a ``ProcurementContext``, registered under their codes, not yet run by the engine.
+Pure functions over a ``ProcurementContext``, registered under their codes; the audit projection runs them on every
+procurement a batch touches (``RuleEngine.procurement_findings``) and the audit reads judge the deadline findings
+(``DATED_KEYS``) on an evaluation date (``RuleEngine.procurement_dated_findings``).
 Boundaries follow Cardinal: whole days are truncated calendar days, "at least" thresholds are inclusive, and
 cancelled processes are never judged. Working days between a and b are the official working days d with
 a < d ≤ b from the Chinese calendar (``chinese_calendar``, with its 调休 make-up workdays); a year the calendar does
@@ -19,6 +21,7 @@ import chinese_calendar
 
 from projections.procurement_state import ProcurementState, amended_total, local_datetime
 from projections.rules import Finding, rule
+from projections.rules.params import DEFAULTS
 
 PRC_RULES = tuple(f"PRC-{n:02d}" for n in range(1, 14))
 
@@ -28,21 +31,19 @@ BID_STEPS = ("bid_received", "bids_evaluated")
 COMPETITIVE = ("open_tender", "competitive_consultation", "competitive_negotiation", "request_for_quotation",
                "other")
 
-# Defaults of the PRC parameters (to be merged into ``projections.rules.params.DEFAULTS`` when wired).
-PRC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "PRC-04": {"open_tender_days": 20, "competitive_consultation_days": 10,
-               "competitive_negotiation_working_days": 3, "request_for_quotation_working_days": 3,
-               "other_days": 15},
-    "PRC-05": {"committee_minimum": 5, "expert_share": Decimal("2") / Decimal("3")},
-    "PRC-08": {"days": 30},
-    "PRC-09": {"working_days": 2},
-    "PRC-10": {"years_without_justification": 1, "maximum_years": 3},
-    "PRC-11": {"allowed_justifications": ("unique_supplier", "emergency", "continuity",
-                                          "只能从唯一供应商处采购", "不可预见的紧急情况",
-                                          "必须保证原有采购项目一致性或者服务配套的要求")},
-    "PRC-12": {"share": Decimal("0.10")},
-    "PRC-13": {"threshold": Decimal("4000000.00"), "window_months": 12},
-}
+# The PRC parameters' defaults (overridable per region and fiscal year, see ``projections.rules.params``).
+PRC_DEFAULTS: dict[str, dict[str, Any]] = {code: DEFAULTS[code] for code in PRC_RULES if code in DEFAULTS}
+
+# Findings that hold because time has passed with a step still missing (a contract not signed, a result not
+# published): judged on an evaluation date at read time, like the LAG rules, never stored. Every other PRC finding
+# follows from recorded steps alone and is stored by the audit projection.
+DATED_KEYS = frozenset({("PRC-08", "signing:overdue"), ("PRC-09", "award:unpublished"),
+                        ("PRC-09", "contract:unpublished"), ("PRC-09", "calendar:dated")})
+DATED_RULES = tuple(sorted({code for code, _ in DATED_KEYS}))
+
+
+def is_dated(finding: Finding) -> bool:
+    return (finding.rule, finding.key) in DATED_KEYS
 
 
 class CalendarNotCoveredError(ValueError):
@@ -65,6 +66,15 @@ def working_days(a: date, b: date) -> int:
         count += is_working_day(day)
         day += timedelta(days=1)
     return count
+
+
+def working_day_after(a: date, n: int) -> date:
+    """The n-th official working day after a (n ≥ 1): the first day b with working_days(a, b) = n."""
+    day, count = a, 0
+    while count < n:
+        day += timedelta(days=1)
+        count += is_working_day(day)
+    return day
 
 
 def add_months(day: date, months: int) -> date:
@@ -117,9 +127,22 @@ def _live(check: Callable[[ProcurementContext], Iterator[Finding]]) -> Callable[
 
 
 def evaluate(ctx: ProcurementContext, codes: Iterable[str] = PRC_RULES) -> list[Finding]:
+    """Every finding of the rules ``codes``. A rule that must count working days in a year the official calendar
+    does not cover is not guessed: it gives an S4 information finding saying so, until the calendar is updated."""
     from projections.rules import REGISTRY
 
-    return [f for code in codes for f in REGISTRY[code].check(ctx)]
+    found = []
+    for code in codes:
+        try:
+            found += list(REGISTRY[code].check(ctx))
+        except CalendarNotCoveredError as error:
+            p = ctx.procurement
+            latest = max([p.opened_on, *(s["effective_on"] for s in p.steps)])
+            key = "calendar" if ctx.on is None else "calendar:dated"
+            found.append(ctx.finding(code, REGISTRY[code].version, "S4", key, REGISTRY[code].name,
+                                     f"无法按工作日判断：{error}", ctx.on or latest,
+                                     [s["ref"] for s in p.steps[-1:]] or [p.opened_ref]))
+    return found
 
 
 @rule("PRC-01", 1, "程序倒置")
@@ -288,11 +311,21 @@ def identical_bid_prices(ctx: ProcurementContext) -> Iterator[Finding]:
 @rule("PRC-08", 1, "逾期签约")
 @_live
 def late_contract_signing(ctx: ProcurementContext) -> Iterator[Finding]:
-    """Contract signed more than 30 whole days after the award (notice to the winner)."""
+    """Contract signed more than 30 whole days after the award (notice to the winner); on an evaluation date, also
+    an award with no contract signed when more than 30 days have passed (key ``signing:overdue``, from the 31st
+    day until the contract is signed, when the signed contract's own finding takes over)."""
     p = ctx.procurement
-    if p.award is None or p.contract is None:
+    if p.award is None:
         return
-    days, limit = (p.contract["signed_on"] - p.award["effective_on"]).days, ctx.params("PRC-08")["days"]
+    limit = ctx.params("PRC-08")["days"]
+    if p.contract is None:
+        if ctx.on is not None and (ctx.on - p.award["effective_on"]).days > limit:
+            yield ctx.finding("PRC-08", 1, "S3", "signing:overdue", "逾期签约",
+                              f"定标后截至 {ctx.on} 已 {(ctx.on - p.award['effective_on']).days} 天仍未签订合同，"
+                              f"超过 {limit} 天", p.award["effective_on"] + timedelta(days=limit + 1),
+                              [p.award["ref"]])
+        return
+    days = (p.contract["signed_on"] - p.award["effective_on"]).days
     if days > limit:
         yield ctx.finding("PRC-08", 1, "S3", "signing", "逾期签约", f"定标后 {days} 天才签订合同，超过 {limit} 天",
                           p.contract["signed_on"], [p.award["ref"], p.contract["ref"]])
@@ -301,8 +334,9 @@ def late_contract_signing(ctx: ProcurementContext) -> Iterator[Finding]:
 @rule("PRC-09", 1, "未及时公告")
 @_live
 def not_published_in_time(ctx: ProcurementContext) -> Iterator[Finding]:
-    """Award or contract published more than 2 working days after the decision / signing, or not published at all
-    when more than 2 working days have passed by the evaluation date."""
+    """Award or contract published more than 2 working days after the decision / signing (keys ``award``,
+    ``contract``); on an evaluation date, also not published at all when more than 2 working days have passed
+    (keys ``award:unpublished``, ``contract:unpublished``, from the first overdue day until it is published)."""
     p = ctx.procurement
     limit = ctx.params("PRC-09")["working_days"]
     for key, done, published, label in (("award", p.award, p.award_publication, "中标（成交）结果"),
@@ -316,8 +350,9 @@ def not_published_in_time(ctx: ProcurementContext) -> Iterator[Finding]:
                                   f"{label}在 {days} 个工作日后才公告，超过 {limit} 个工作日",
                                   published["effective_on"], [done["ref"], published["ref"]])
         elif ctx.on is not None and working_days(done["effective_on"], ctx.on) > limit:
-            yield ctx.finding("PRC-09", 1, "S3", key, "未及时公告",
-                              f"{label}截至 {ctx.on} 未公告，已超过 {limit} 个工作日", ctx.on, [done["ref"]])
+            yield ctx.finding("PRC-09", 1, "S3", f"{key}:unpublished", "未及时公告",
+                              f"{label}截至 {ctx.on} 未公告，已超过 {limit} 个工作日",
+                              working_day_after(done["effective_on"], limit + 1), [done["ref"]])
 
 
 @rule("PRC-10", 1, "合同期限超限")

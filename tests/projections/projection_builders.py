@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,7 @@ from ledger.application import LedgerApplication
 from projections.audit import finding_row
 from projections.database import Database
 from projections.engine import RuleEngine, funds_of
+from projections.procurement_state import fold_procurements, group_key
 from projections.rules import Finding
 from projections.rules.params import RuleParameters
 from projections.state import ReadModel
@@ -123,11 +124,16 @@ class Officer:
 
     def contract(self, project: UUID, *, amount: Any = "180000.00", on: date = SIGNED,
                  installments: list[dict[str, Any]] | None = None, provider: str = PROVIDER,
-                 provider_uscc: str = PROVIDER_USCC) -> UUID:
-        """Opens a procurement for the project and signs its contract (by default two halves: signing, mid-term)."""
+                 provider_uscc: str = PROVIDER_USCC, procedure: bool = False) -> UUID:
+        """Opens a procurement for the project and signs its contract (by default two halves: signing, mid-term).
+        With ``procedure``, the whole 竞争性磋商 procedure is recorded first, in time and in order (so no PRC rule
+        fires), the contract is published on the day it is signed; without it, the contract is signed straight away
+        (PRC-02 then holds: no award decision)."""
         procurement = UUID(str(self._posted(self.app.open_procurement(
             self.actor, project, method="competitive_consultation", subject="社工站运营服务", category="staff",
             effective_on=date(2023, 3, 5)))["procurement_id"]))
+        if procedure:
+            self._procedure(procurement, amount, provider, provider_uscc)
         half = money(Decimal(str(amount)) / 2)
         plan = installments or [{"no": 1, "amount": str(half), "condition": "signing"},
                                 {"no": 2, "amount": str(money(amount) - half), "condition": "midterm_passed"}]
@@ -135,7 +141,30 @@ class Officer:
             self.actor, procurement, step="contract_signed", effective_on=on,
             details={"contract_no": f"HT-{self._n():04d}", "supplier_name": provider, "supplier_uscc": provider_uscc,
                      "amount": str(amount), "term_start": on, "term_end": PERIOD_END, "installments": plan}))
+        if procedure:
+            self._step(procurement, "contract_published", on, notice_no=f"合同公告-{self._n()}")
         return procurement
+
+    def _step(self, procurement: UUID, step: str, on: date, **details: Any) -> None:
+        self._posted(self.app.record_procurement_step(self.actor, procurement, step=step, effective_on=on,
+                                                      details=details))
+
+    def _procedure(self, procurement: UUID, amount: Any, provider: str, provider_uscc: str) -> None:
+        """Plan, a 11-day announcement, two bids, a committee of 5 with 4 experts, the award and its notice."""
+        def at(day: int) -> datetime:
+            return datetime(2023, 3, day, 9, tzinfo=timezone(timedelta(hours=8)))
+
+        self._step(procurement, "plan_approved", date(2023, 3, 6), document_no=f"采购计划-{self._n()}")
+        self._step(procurement, "announced", date(2023, 3, 6), announced_at=at(6), submission_deadline=at(17))
+        bids = ((provider, provider_uscc, str(amount)), (OTHER_ORG, OTHER_ORG_USCC, str(money(amount) + 1000)))
+        for day, (name, uscc, price) in zip((15, 16), bids, strict=True):
+            self._step(procurement, "bid_received", date(2023, 3, day), bidder_name=name, bidder_uscc=uscc,
+                       price=price, received_at=at(day))
+        self._step(procurement, "bids_evaluated", date(2023, 3, 17), scores={provider_uscc: "90", OTHER_ORG_USCC: "80"},
+                   qualified=[provider_uscc, OTHER_ORG_USCC], committee_size=5, expert_count=4)
+        self._step(procurement, "awarded", date(2023, 3, 20), supplier_name=provider, supplier_uscc=provider_uscc,
+                   amount=str(amount))
+        self._step(procurement, "award_published", date(2023, 3, 21), notice_no=f"成交公告-{self._n()}")
 
     def amend(self, procurement: UUID, delta: Any, *, on: date = LATER) -> dict[str, Any]:
         return self._posted(self.app.record_procurement_step(
@@ -210,10 +239,17 @@ def fold(app: LedgerApplication) -> ReadModel:
 
 def findings(app: LedgerApplication, *, on: date | None = None, parameters: RuleParameters | None = None
              ) -> list[Finding]:
-    """Every EAR finding over the whole log: each project's rules, and duplicate invoices across projects."""
+    """Every stored finding over the whole log: each project's rules, duplicate invoices across projects, and each
+    procurement's rules (with the processes PRC-13 compares it with)."""
     model, engine = fold(app), RuleEngine(parameters)
     found = [f for p in model.projects.values() for f in engine.project_findings(p, funds_of(p, model.fund), on=on)]
-    return found + engine.invoice_findings((p, e) for p in model.projects.values() for e in p.entries)
+    found += engine.invoice_findings((p, e) for p in model.projects.values() for e in p.entries)
+    log = app.recorder.select_notifications(start=None, limit=10**9)
+    states = fold_procurements(((n.topic, app.mapper.to_domain_event(n), n.id) for n in log), on=on)
+    groups: dict[str, list[Any]] = {}
+    for state in states.values():
+        groups.setdefault(group_key(state) or state.id, []).append(state)
+    return found + [f for s in states.values() for f in engine.procurement_findings(s, groups[group_key(s) or s.id])]
 
 
 def lag_findings(app: LedgerApplication, on: date, *, parameters: RuleParameters | None = None) -> list[Finding]:
@@ -266,10 +302,13 @@ UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 
 
 def entry_positions(app: LedgerApplication) -> dict[str, int]:
-    """Each random id the ledger gave an entry, evaluation or revision, with the log position that recorded it."""
+    """Each random id the ledger gave an entry, evaluation, revision or procurement, with the log position that
+    recorded it."""
     positions = {}
     for notification in app.recorder.select_notifications(start=None, limit=10**9):
         event = app.mapper.to_domain_event(notification)
+        if notification.topic == "ledger:Procurement.Opened":
+            positions[str(event.originator_id)] = notification.id
         for name in ("entry_id", "evaluation_id", "revision_id", "report_id"):
             if getattr(event, name, None) is not None:
                 positions[str(getattr(event, name))] = notification.id
@@ -292,10 +331,11 @@ def normalised(found: Iterable[dict[str, Any] | Finding], positions: dict[str, i
             row = {**f, "key": f["finding_key"], "version": f["rule_version"], "params": _json(f["params"]),
                    "evidence": _json(f["evidence"])}
         evidence = row["evidence"]
-        result.append((row["rule"], row["version"], row["severity"], row["subject_id"],
+        result.append((row["rule"], row["version"], row["severity"], stable(row["subject_id"]),
                        row["region_code"], stable(row["key"]), stable(row["detail"]), str(row["effective_on"]),
                        tuple(sorted((k, str(v)) for k, v in row["params"].items())),
-                       tuple((e["event_id"], e["position"], e["type"], str(e["effective_on"])) for e in evidence)))
+                       tuple((stable(e["event_id"]), e["position"], e["type"], str(e["effective_on"]))
+                             for e in evidence)))
     return sorted(result)
 
 

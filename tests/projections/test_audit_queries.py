@@ -57,7 +57,7 @@ def province(posting: Officer, worker: ProjectionWorker) -> Province:
     posting.allocate(hebei, tangshan, "150000.00")
     posting.allocate(gansu, lanzhou, "100000.00")
     for project, fund in ((jianbei, city), (qingyuan, city), (tangshan, hebei), (lanzhou, gansu)):
-        posting.contract(project)
+        posting.contract(project, procedure=True)
         posting.disburse(project, fund, "90000.00", on=date(2023, 4, 1), installment=1)
     posting.spend(jianbei, "10000.01", line="training", on=date(2023, 6, 1))  # EAR-03 S2
     posting.spend(jianbei, "300.00", line="official_reception", payee_kind="supplier")  # EAR-01 S1, EAR-02 S1

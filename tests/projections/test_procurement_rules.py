@@ -359,7 +359,7 @@ def test_prc09_award_published_within_two_working_days(sc: Scenario, awarded: da
 def test_prc09_contract_never_published(sc: Scenario, on: date, fires: bool) -> None:
     # signed Mon 2023-04-03; 04-04, 04-06 and 04-07 are working days (04-05 is 清明)
     sc.process(contract_published=None, disbursed=None)
-    assert [f.key for f in sc.findings(on=on) if f.rule == "PRC-09"] == (["contract"] if fires else [])
+    assert [f.key for f in sc.findings(on=on) if f.rule == "PRC-09"] == (["contract:unpublished"] if fires else [])
 
 
 def test_prc09_contract_published_late_fires(sc: Scenario) -> None:
