@@ -134,12 +134,16 @@ class _PostgresCursor:
 class PostgresDatabase(Database):
     dialect = "postgres"
 
-    def __init__(self, conninfo: str, schema: str, *, max_size: int = 4) -> None:
+    def __init__(self, conninfo: str, schema: str, *, max_size: int = 4, timeout: float = 5.0) -> None:
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
         self.schema = schema
-        self.pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, open=True,
+        # ``timeout``: how long a transaction waits for a connection while the database cannot be reached, then
+        # fails (the worker retries with backoff; a read answers 503). ``check``: a connection the server closed
+        # (restart, terminated backend) is replaced before use; the pool reconnects by itself.
+        self.pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, open=True, timeout=timeout,
+                                   check=ConnectionPool.check_connection,
                                    kwargs={"row_factory": dict_row, "options": f"-c search_path={schema}",
                                            "autocommit": True})
 
@@ -164,7 +168,8 @@ def database_from_env(env: Mapping[str, str]) -> Database:
             password=env.get("POSTGRES_PASSWORD") or None, connect_timeout=env.get("POSTGRES_CONNECT_TIMEOUT", "5"),
         )
         return PostgresDatabase(conninfo, env.get("POSTGRES_SCHEMA") or "public",
-                                max_size=int(env.get("LEDGER_VIEWS_POOL_SIZE", "4")))
+                                max_size=int(env.get("LEDGER_VIEWS_POOL_SIZE", "4")),
+                                timeout=float(env.get("POSTGRES_CONNECT_TIMEOUT", "5")))
     path = env.get("LEDGER_VIEWS_DBNAME")
     if path is None:
         ledger_file = env.get("SQLITE_DBNAME", "")

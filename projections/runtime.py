@@ -65,12 +65,15 @@ def run_worker(read_side: ReadSide, poll_interval: float = 0.2, console: Console
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    status = read_side.worker.status()
-    if status.lag_events:
-        with _progress_bar(console) as bar:
-            task = bar.add_task("catching up", total=status.head, completed=status.position)
-            read_side.worker.catch_up(lambda position, head: bar.update(task, completed=position, total=head))
-    console.print(f"following the ledger from position {read_side.worker.position()}; Ctrl-C stops")
+    try:
+        status = read_side.worker.status()
+        if status.lag_events:
+            with _progress_bar(console) as bar:
+                task = bar.add_task("catching up", total=status.head, completed=status.position)
+                read_side.worker.catch_up(lambda position, head: bar.update(task, completed=position, total=head))
+        console.print(f"following the ledger from position {read_side.worker.position()}; Ctrl-C stops")
+    except Exception:  # the database went away while catching up: keep following, with backoff, below
+        log.exception("catching up failed; following the log with retries")
     read_side.worker.run_forever(stop, poll_interval)
     console.print("stopped")
 

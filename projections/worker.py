@@ -8,6 +8,7 @@ from position 0 and swap it in; reads keep using the old generation until the sw
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -126,19 +127,28 @@ class ProjectionWorker:
         log.info("rebuilt audit views into generation %s up to position %s", new, position)
         return self.status()
 
-    def run_forever(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
-        """Polls until ``stop`` is set; errors are logged and retried, so a database outage does not end it."""
+    def run_forever(self, stop: threading.Event, poll_interval: float = 0.2, max_backoff: float = 5.0) -> None:
+        """Polls until ``stop`` is set. A failed batch (the database restarting or unreachable, a connection lost)
+        wrote nothing; it is retried after a backoff that doubles up to ``max_backoff`` seconds, with jitter so that
+        several workers do not retry in step, and the worker resumes from its committed position once the database
+        answers again: an outage never ends it."""
         backoff = poll_interval
+        failures = 0
         while not stop.is_set():
             try:
                 applied = self.run_once()
-                backoff = poll_interval
-            except Exception:  # the worker must outlive a database restart
-                log.exception("projection batch failed; retrying in %.1fs", backoff)
-                applied = 0
-                backoff = min(backoff * 2, 10.0)
+            except Exception:  # the worker must outlive a database restart or a network cut
+                failures += 1
+                wait = min(backoff, max_backoff) * random.uniform(0.5, 1.0)
+                log.exception("projection batch failed (%d in a row); retrying in %.1fs", failures, wait)
+                backoff = min(backoff * 2, max_backoff)
+                stop.wait(wait)
+                continue
+            if failures:
+                log.warning("projection worker resumed after %d failed attempts", failures)
+                failures, backoff = 0, poll_interval
             if not applied:
-                stop.wait(backoff)
+                stop.wait(poll_interval)
 
 
 def start_in_background(worker: ProjectionWorker, poll_interval: float = 0.2) -> tuple[threading.Thread,
