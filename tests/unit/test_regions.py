@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
 import pytest
@@ -51,13 +50,6 @@ def test_table_holds_every_division_of_the_shipped_files() -> None:
         2975,
         41352,
     )
-
-
-def test_table_loads_well_under_half_a_second() -> None:
-    regions._table.cache_clear()
-    started = time.perf_counter()
-    regions._table()
-    assert time.perf_counter() - started < 0.5
 
 
 def test_table_is_loaded_once_per_process() -> None:
