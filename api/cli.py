@@ -136,6 +136,9 @@ def _register_commands() -> None:
 
     for command in INTEGRITY_COMMANDS:
         main.add_command(command)
+    from api.cli_import import import_command
+
+    main.add_command(import_command)
 
 
 _register_commands()

@@ -7,7 +7,9 @@ refuse the save; the use case then reloads and tries again, a bounded number of 
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,13 +18,15 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder
+from eventsourcing.utils import EnvType
 
 from ledger import ids
 from ledger import validate as v
 from ledger.actors import Actor
+from ledger.bulk import Staging
 from ledger.errors import (
     DuplicateKeyError,
     IdempotencyKeyReusedError,
@@ -39,6 +43,7 @@ from ledger.errors import (
 from ledger.evaluation import DIMENSIONS, KINDS, rating_for, total_of
 from ledger.finding_case import DECISIONS, FindingCase
 from ledger.fund import CLOSURE_KINDS, SOURCE_LEVELS, TARGET_KINDS, Fund
+from ledger.group_commit import GroupCommitter, StaleRequestError
 from ledger.identity import validate_uscc
 from ledger.integrity.recorders import chained_recorder
 from ledger.keys import IdempotencyRecord, NaturalKey
@@ -53,11 +58,18 @@ from ledger.transcodings import register_ledger_transcodings
 from ledger.views import event_view, fund_view, procurement_view, project_view
 from ledger.vocabulary import CATEGORIES, OUTPUT_INDICATORS, PAYEE_KINDS, SERVICE_DOMAINS
 
+logger = logging.getLogger(__name__)
 A = TypeVar("A", bound=Aggregate)
 Result = dict[str, Any]
 Operation = Callable[[], tuple[Result, Iterable[Aggregate]]]
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # saves refused by the database because another writer changed an aggregate first
+MAX_OVERTAKEN = 64  # requests overtaken by another of this process on the same aggregate (ledger/group_commit.py)
+# "on" saves the postings of concurrent requests of one process in shared transactions (ledger/group_commit.py);
+# the default depends on the store (see ``_group_commit_on``).
+GROUP_COMMIT = "LEDGER_GROUP_COMMIT"
+GROUP_COMMIT_DEFAULTS = {"eventsourcing.postgres": True, "eventsourcing.sqlite": True}
+GROUP_COMMIT_LEADERS = {"eventsourcing.postgres": 2}  # batches saved at once (see ledger/group_commit.py)
 
 
 @dataclass(frozen=True)
@@ -81,9 +93,27 @@ class LedgerApplication(Application[UUID]):
     env = {"AGGREGATE_CACHE_MAXSIZE": "500"}
     snapshotting_intervals = {Fund: 200, Project: 200, Procurement: 100}
 
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env)
+        self._thread = threading.local()  # a bulk batch being staged on this thread (ledger/bulk.py)
+        store = type(self.factory).__module__
+        self.group_commit: GroupCommitter | None = (
+            GroupCommitter(self.save, leaders=GROUP_COMMIT_LEADERS.get(store, 1))
+            if _group_commit_on(self.env.get(GROUP_COMMIT), self.factory) else None
+        )
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_ledger_transcodings(transcoder)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are a cache, taken after the postings are committed: failing to take one must not report the
+        committed postings as failed (a client would send them again; a shared transaction would be saved again)."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:
+            logger.warning("could not take a snapshot after a save; the aggregate is rebuilt from its events",
+                           exc_info=True)
 
     def construct_recorder(self) -> ApplicationRecorder:
         return chained_recorder(self.factory)  # every event is hash-chained as it is written (ledger/integrity/)
@@ -94,62 +124,104 @@ class LedgerApplication(Application[UUID]):
     # -- the transaction: idempotency, retries, positions ---------------------------------------------------------
 
     def _execute(self, actor: Actor, idempotency: Idempotency | None, operation: Operation) -> Result:
-        """Runs ``operation`` and saves what it touched in one transaction, retrying on concurrent changes."""
-        for attempt in range(MAX_ATTEMPTS):
-            if idempotency is not None:
-                replayed = self._replay(actor, idempotency)
-                if replayed is not None:
-                    return replayed
+        """Runs ``operation`` and saves what it touched in one transaction, retrying on concurrent changes. While a
+        bulk import stages a batch on this thread, the batch takes what it touched instead (ledger/bulk.py)."""
+        staging: Staging | None = getattr(self._thread, "staging", None)
+        if staging is not None:
+            return staging.stage(lambda: self._decide(actor, idempotency, operation))
+        conflicts = overtaken = 0
+        while conflicts < MAX_ATTEMPTS and overtaken < MAX_OVERTAKEN:
+            result, pending = self._decide(actor, idempotency, operation)
+            if pending is None:
+                return result
             try:
-                result, aggregates = operation()
-            except LedgerError:
-                # The same request, sent again while its first attempt was in flight, may have been posted by that
-                # attempt just now, and been refused here because of it: the sender gets that posting instead.
-                replayed = self._replay(actor, idempotency) if idempotency is not None else None
-                if replayed is not None:
-                    return replayed
-                raise
-            pending: list[Aggregate] = list(aggregates)
-            if idempotency is not None:
-                pending.append(
-                    IdempotencyRecord(
-                        id=ids.idempotency_id(actor.name, idempotency.key),
-                        key=idempotency.key,
-                        actor=actor.name,
-                        request_hash=idempotency.request_hash,
-                        result=result,
-                    )
-                )
-            try:
-                recordings = self.save(*pending)
+                recordings = self.save(*pending) if self.group_commit is None else self.group_commit.save(*pending)
+            except StaleRequestError:
+                # Overtaken by a request of this process on the same aggregate: that one made progress, and this
+                # one learnt it without asking the database, so it may try again more often.
+                overtaken += 1
+                time.sleep(random.uniform(0, 0.001 * min(overtaken, 10)))
+                continue
             except IntegrityError:
-                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                time.sleep(random.uniform(0, 0.002 * 2**conflicts))
+                conflicts += 1
                 continue
             return {**result, "position": max(r.notification.id for r in recordings), "replayed": False}
         replayed = self._replay(actor, idempotency) if idempotency is not None else None
         if replayed is not None:  # the last conflict was that same request being posted by another attempt
             return replayed
-        raise VersionConflictError(f"gave up after {MAX_ATTEMPTS} concurrent changes; try again")
+        raise VersionConflictError(f"gave up after {conflicts + overtaken} concurrent changes; try again")
+
+    def _decide(self, actor: Actor, idempotency: Idempotency | None, operation: Operation
+                ) -> tuple[Result, list[Aggregate] | None]:
+        """The use case's decision: its result and the aggregates to save (with the idempotency record), or the
+        original result of a request sent before under the same key, and None."""
+        if idempotency is not None:
+            replayed = self._replay(actor, idempotency)
+            if replayed is not None:
+                return replayed, None
+        try:
+            result, aggregates = operation()
+        except LedgerError:
+            # The same request, sent again while its first attempt was in flight, may have been posted by that
+            # attempt just now, and been refused here because of it: the sender gets that posting instead.
+            replayed = self._replay(actor, idempotency) if idempotency is not None else None
+            if replayed is not None:
+                return replayed, None
+            raise
+        pending: list[Aggregate] = list(aggregates)
+        if idempotency is not None:
+            pending.append(
+                IdempotencyRecord(
+                    id=ids.idempotency_id(actor.name, idempotency.key),
+                    key=idempotency.key,
+                    actor=actor.name,
+                    request_hash=idempotency.request_hash,
+                    result=result,
+                )
+            )
+        return result, pending
+
+    def staged(self) -> Staging:
+        """A bulk batch on this thread: until it is closed, use cases decide against it and it keeps what they
+        would have saved, to save many at once (``flush()``) or none (ledger/bulk.py)."""
+        return Staging(self, self._thread)
+
+    def _aggregate(self, aggregate_id: UUID) -> Any:
+        """The aggregate as a use case on this thread sees it: from the staged batch, if any, or from the store."""
+        staging: Staging | None = getattr(self._thread, "staging", None)
+        if staging is not None:
+            return staging.get(aggregate_id)
+        return self.repository.get(aggregate_id)
 
     def _replay(self, actor: Actor, idempotency: Idempotency) -> Result | None:
         record_id = ids.idempotency_id(actor.name, idempotency.key)
-        try:
-            record = self.repository.get(record_id)
-        except AggregateNotFoundError:
+        staging: Staging | None = getattr(self._thread, "staging", None)
+        position: int | None = None
+        if staging is not None and staging.known_absent(record_id):
             return None
+        if staging is not None and staging.holds(record_id):
+            record = staging.get(record_id)
+        else:
+            # A record is one event and never snapshotted: one query, not the repository's two, and not cached.
+            recorded = next(self.events.get(record_id, limit=1), None)
+            if recorded is None:
+                return None
+            record = recorded.mutate(None)
         assert isinstance(record, IdempotencyRecord)
         if record.request_hash != idempotency.request_hash:
             raise IdempotencyKeyReusedError(
                 f"Idempotency-Key {idempotency.key!r} was used before with a different request"
             )
-        position = positions_of(self.recorder, record_id)[record.version]
+        if staging is None or not staging.unsaved(record_id):
+            position = positions_of(self.recorder, record_id)[record.version]
         return {**record.result, "position": position, "replayed": True}
 
     def _load(self, cls: type[A], aggregate_id: UUID, error: type[NotFoundError], expected_version: int | None = None
               ) -> A:
         aggregate_id = v.a_uuid(aggregate_id, "id")  # a str id would silently miss on some stores
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self._aggregate(aggregate_id)
         except AggregateNotFoundError:
             raise error(f"no {cls.__name__.lower()} with id {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -163,7 +235,7 @@ class LedgerApplication(Application[UUID]):
 
     def _exists(self, aggregate_id: UUID) -> bool:
         try:
-            self.repository.get(aggregate_id)
+            self._aggregate(aggregate_id)
         except AggregateNotFoundError:
             return False
         return True
@@ -323,7 +395,7 @@ class LedgerApplication(Application[UUID]):
             fund = self._load(Fund, fund_id, UnknownFundError, expected_version)
             actor.check_scope(fund.holder_region)
             try:
-                source = self.repository.get(source_id)
+                source = self._aggregate(source_id)
             except AggregateNotFoundError:
                 raise UnknownEntryError(f"no fund or project with id {source_id}") from None
             recovery_id = uuid4()
@@ -789,7 +861,7 @@ class LedgerApplication(Application[UUID]):
 
         def operation() -> tuple[Result, list[Aggregate]]:
             try:
-                case = self.repository.get(case_id)
+                case = self._aggregate(case_id)
             except AggregateNotFoundError:
                 case = FindingCase(id=case_id, finding_id=finding_id)
             assert isinstance(case, FindingCase)
@@ -857,6 +929,15 @@ class LedgerApplication(Application[UUID]):
             if hasattr(aggregate, attribute):
                 return str(getattr(aggregate, attribute))
         raise NotFoundError(f"nothing with a region under id {aggregate_id}")
+
+
+def _group_commit_on(setting: str | None, factory: Any) -> bool:
+    if setting is None or not setting.strip():
+        return GROUP_COMMIT_DEFAULTS.get(type(factory).__module__, False)
+    value = setting.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"{GROUP_COMMIT} must be on or off, not {setting!r}")
+    return value == "on"
 
 
 def _refuse(message: str, field: str) -> bool:

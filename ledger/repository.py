@@ -1,21 +1,65 @@
-"""The library's repository, made safe for threads that share its aggregate cache.
+"""The library's repository, made safe for threads that share its aggregate cache, and quicker to copy from it.
 
 eventsourcing 9.5.6 fast-forwards a cached aggregate under a per-aggregate lock, but deep-copies it for the caller
 after releasing that lock, so one thread's copy can run while another thread fast-forwards the same object:
 "RuntimeError: dictionary changed size during iteration" (seen under gunicorn's threaded workers). Here the whole
 cached read of one aggregate is serialised, with a fixed set of striped locks.
+
+Each use works on a copy of the cached aggregate, so a refused command cannot leave half-applied state behind. The
+library's ``copy.deepcopy`` costs about 1.3 µs per value and a project keeps every entry it posted (for reversals):
+4.7 ms per use of a project with 300 entries. ``copy_aggregate`` copies only the containers and shares the immutable
+values (strings, numbers, ``Decimal``, ``UUID``, dates, frozen events), which is all an aggregate's state holds here.
 """
 
 from __future__ import annotations
 
+from copy import deepcopy
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import cache
 from threading import Lock
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, Repository
+from eventsourcing.domain import DomainEvent
 from eventsourcing.utils import strtobool
 
 STRIPES = 64
+IMMUTABLE = frozenset({str, int, float, bool, type(None), Decimal, UUID, date, datetime, time, bytes})
+T = TypeVar("T")
+
+
+def _copied(value: Any) -> Any:
+    kind = type(value)
+    if kind in IMMUTABLE:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in IMMUTABLE else _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in IMMUTABLE else _copied(v) for v in value]
+    if kind is tuple or kind is frozenset:
+        return kind(_copied(v) for v in value)
+    if kind is set:
+        return {_copied(v) for v in value}
+    if isinstance(value, DomainEvent):  # frozen: shared, as the library shares them between copies of a log
+        return value
+    return deepcopy(value)
+
+
+@cache
+def _has_slots(cls: type) -> bool:
+    """Whether instances keep some attributes outside their ``__dict__`` (not copied here)."""
+    return any(c.__dict__.get("__slots__") for c in cls.__mro__)
+
+
+def copy_aggregate(aggregate: T) -> T:
+    """A copy of ``aggregate`` that shares nothing mutable with it (as ``copy.deepcopy`` would give, quicker)."""
+    if not hasattr(aggregate, "__dict__") or _has_slots(type(aggregate)):
+        return deepcopy(aggregate)
+    copy = object.__new__(type(aggregate))
+    copy.__dict__.update(_copied(aggregate.__dict__))
+    return copy
 
 
 class CacheSafeRepository(Repository[UUID]):
@@ -26,8 +70,10 @@ class CacheSafeRepository(Repository[UUID]):
     def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
         if not self.cache or version is not None:
             return super().get(aggregate_id, version=version, **kwargs)
+        copy = self.deepcopy_from_cache and kwargs.pop("deepcopy_from_cache", True)
         with self._stripes[hash(aggregate_id) % STRIPES]:
-            return super().get(aggregate_id, version=version, **kwargs)
+            cached = super().get(aggregate_id, version=version, deepcopy_from_cache=False, **kwargs)
+            return copy_aggregate(cached) if copy else cached
 
 
 def cache_safe_repository(app: Application[UUID]) -> CacheSafeRepository:

@@ -31,6 +31,15 @@ from ledger.integrity.seals import Seal
 CREATE_ATTEMPTS = 8
 
 
+class _Abort(BaseException):
+    """Carries an exception raised after the insert out of the library's ``except Exception``, so that the transaction
+    is rolled back rather than committed; ``insert_events`` raises the exception itself again."""
+
+    def __init__(self, error: Exception):
+        super().__init__(error)
+        self.error = error
+
+
 def _quoted(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"unexpected identifier {name!r}")
@@ -69,6 +78,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder, ChainedRecorder):
             f"INSERT INTO {self.chain_table} (notification_id, previous_id, originator_id, originator_version, hash) "
             "VALUES (%s, %s, %s, %s, %s)"
         )
+        self.insert_chain_many_statement = (
+            f"INSERT INTO {self.chain_table} (notification_id, previous_id, originator_id, originator_version, hash) "
+            f"SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::{id_type}[], %s::bigint[], %s::bytea[])"
+        )
 
     def create_table(self) -> None:
         """Creates the library's tables and the chain's. Processes starting together (gunicorn workers, a worker and
@@ -96,18 +109,39 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder, ChainedRecorder):
         head_cursor.execute(self.select_head_statement, prepare=True)
         self._pending.head_cursor = head_cursor
 
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        try:
+            return super().insert_events(stored_events, **kwargs)
+        except _Abort as abort:
+            raise abort.error from abort.error.__cause__
+
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
                                        ) -> Sequence[int] | None:
+        try:
+            return self._write_chain(curs, stored_events, **kwargs)
+        except Exception as error:
+            # The library keeps an exception raised here until its transaction block has ended, and so commits the
+            # events; passed on as a BaseException, it ends the block instead, which rolls the transaction back.
+            raise _Abort(error) from error
+
+    def _write_chain(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The positions the library gave the events just inserted, and their chain links, queued for the commit."""
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         head_cursor, self._pending.head_cursor = self._pending.head_cursor, None
         with head_cursor:
             row = head_cursor.fetchone()
             head = None if row is None else Head(int(row["notification_id"]), bytes(row["hash"]))
             links = extend(head, paired(positions, stored_events))
-            # Queued, and sent with the library's commit (most saves have one event: cheaper than an unnest).
-            head_cursor.executemany(self.insert_chain_statement, [
-                (r.position, r.previous, r.originator_id, r.originator_version, r.hash) for r in links
-            ])
+            # Queued, and sent with the library's commit: one row by itself (most saves), many in one statement.
+            if len(links) <= 2:
+                head_cursor.executemany(self.insert_chain_statement, [
+                    (r.position, r.previous, r.originator_id, r.originator_version, r.hash) for r in links
+                ])
+            else:
+                head_cursor.execute(self.insert_chain_many_statement, [
+                    [r.position for r in links], [r.previous for r in links], [r.originator_id for r in links],
+                    [r.originator_version for r in links], [r.hash for r in links],
+                ], prepare=True)
         self.last_chained = links[-1].position
         return positions
 
