@@ -856,6 +856,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", default=os.environ.get("LEDGER_TEST_POSTGRES_DSN",
                                                          "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args(argv)
+    # A plain kill (SIGTERM) unwinds like Ctrl-C: the server and worker it started are stopped and its
+    # throwaway database dropped, instead of being left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="crashtest-") as tmp, \
             store_for(args.store, Path(tmp), args.dsn, "ledger_crashtest") as store_env:
         report = crash_run(args.store, store_env, Path(tmp), seconds=args.seconds, seed=args.seed,

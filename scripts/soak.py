@@ -16,6 +16,7 @@ import argparse
 import os
 import platform
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -219,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", default=os.environ.get("LEDGER_TEST_POSTGRES_DSN",
                                                          "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args(argv)
+    # A plain kill (SIGTERM) unwinds like Ctrl-C: the server and worker it started are stopped and its
+    # throwaway database dropped, instead of being left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
