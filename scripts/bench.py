@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 
 from api.config import load_config, persistence_env, read_side_env
+from api.serving import stop
 from ledger.access import issue_token
 from ledger.application import LedgerApplication
 from ledger.regions import townships_under
@@ -33,7 +34,7 @@ from projections.database import database_from_env
 from projections.worker import ProjectionWorker
 from scripts.benchmarks import baselines, figures
 from scripts.benchmarks.databases import ledger_env, server_settings, throwaway
-from scripts.benchmarks.http_load import LagSampler, ensure_wrk, server, stop, worker_rss_mb, wrk
+from scripts.benchmarks.http_load import LagSampler, ensure_wrk, server, worker_rss_mb, wrk
 from scripts.workload import DirectLoader, province_year
 
 ROOT = Path(__file__).resolve().parents[1]

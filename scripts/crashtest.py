@@ -32,6 +32,7 @@ from typing import Any
 import requests
 
 from api.config import load_config, read_side_env
+from api.serving import free_port
 from ledger.access import issue_token
 from ledger.application import LedgerApplication
 from projections.database import Database, database_from_env
@@ -51,12 +52,6 @@ POSTING_TOPICS = {
     "ledger:Fund.Allocated": ("allocation", "allocation_id"),
     "ledger:Project.FundsReceived": ("allocation-received", "allocation_id"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def children(pid: int) -> list[int]:

@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
+from api.serving import served
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,12 +52,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ensure_wrk() -> str:
     """The wrk binary; installed with apt-get (Debian package ``wrk``) when missing and running as root."""
     found = shutil.which("wrk")
@@ -83,42 +74,10 @@ def server(app_spec: str | None, env: dict[str, str], workers: int, threads: int
            ready_path: str = "/readyz") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """gunicorn with api.gunicorn_conf: ``ledger serve`` (``app_spec`` None) or another WSGI app; yields its base URL
     and process."""
-    port = free_port()
-    log_file = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    if app_spec is None:
-        argv = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}",
-                "--workers", str(workers), "--threads", str(threads)]
-    else:
-        argv = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-                "--workers", str(workers), "--threads", str(threads), app_spec]
-    process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + ready_path, timeout=2).status_code < 500:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {Path(log_file.name).read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base, process
-    finally:
-        stop(process)
-        log_file.close()
-        os.unlink(log_file.name)
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with tempfile.TemporaryDirectory(prefix="bench-gunicorn-") as tmp, \
+            served(env, Path(tmp) / "server.log", workers=workers, threads=threads, app_spec=app_spec,
+                   ready_path=ready_path, cwd=ROOT) as running:
+        yield running
 
 
 def worker_rss_mb(master_pid: int) -> float:

@@ -5,10 +5,6 @@ once — no posting is lost or duplicated, and retried requests (same Idempotenc
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,6 +17,7 @@ import pytest
 import requests
 
 from api import testing as t
+from api.serving import served
 from ledger.access import issue_token
 from ledger.application import LedgerApplication
 
@@ -34,12 +31,6 @@ DISBURSEMENT = Decimal("50.00")
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server_env(postgres_env_for: Any, tmp_path: Path) -> dict[str, str]:
     env = postgres_env_for(f"gunicorn_{os.getpid()}_{int(time.time() * 1000) % 10**8}")
@@ -49,34 +40,8 @@ def server_env(postgres_env_for: Any, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}",
-         "--workers", "4", "--threads", "4"],
-        env={**os.environ, **server_env}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()[-3000:]}")
-            time.sleep(0.2)
+    with served(server_env, tmp_path / "gunicorn.log", workers=4, threads=4, start_timeout=30) as (base, _):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _post(session: requests.Session, url: str, body: dict[str, Any], key: str) -> requests.Response:

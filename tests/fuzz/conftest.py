@@ -3,12 +3,6 @@ nationwide officer, auditor and admin tokens and a small seeded world so that pa
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +12,9 @@ import pytest
 import requests
 
 from api import testing as t
+from api.serving import served
 from ledger.access import issue_token
 from ledger.application import LedgerApplication
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -62,37 +51,11 @@ def server_env(app_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
     secrets = _issue_tokens(server_env)
-    port = _free_port()
     log_path = tmp_path / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "4"],
-        env={**os.environ, **server_env}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with served(server_env, log_path, workers=1, threads=4, start_timeout=30) as (base, _):
         running = Server(base, secrets, log=log_path)
         running.ids = seed(running)
         yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _created(response: requests.Response, key: str) -> str:
