@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
@@ -29,6 +30,24 @@ def close_app(app: Flask) -> None:
     extension_ = app.extensions.get("ledger")
     if extension_ is not None:
         extension_.close()
+
+
+@contextmanager
+def running_app(store_env: Mapping[str, str], **config: Any) -> Iterator[Flask]:
+    """``make_app`` for the length of a ``with`` block (a fixture's life), closed on the way out."""
+    app = make_app(store_env, **config)
+    try:
+        yield app
+    finally:
+        close_app(app)
+
+
+def created(response: Any, key: str) -> str:
+    """The ``key`` of a 201 answer's body (a new fund's id, say); anything but 201 fails with the answer shown."""
+    status = getattr(response, "status_code", None)
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert status == 201, body
+    return str(body[key])
 
 
 def token(app: Flask, actor: str, role: str, scope: str = "") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -15,11 +14,8 @@ from api import testing as t
 
 @pytest.fixture
 def api(app_env: dict[str, str]) -> Iterator[Flask]:
-    app = t.make_app(app_env)
-    try:
+    with t.running_app(app_env) as app:
         yield app
-    finally:
-        t.close_app(app)
 
 
 @dataclass
@@ -60,9 +56,7 @@ class World:
     lanzhou_fund: str
 
 
-def created(response: Any, key: str) -> str:
-    assert response.status_code == 201, response.get_json()
-    return str(response.get_json()[key])
+created = t.created
 
 
 def build_world(people: People) -> World:

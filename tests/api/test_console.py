@@ -22,11 +22,8 @@ from api import testing as t
 @pytest.fixture
 def api(app_env: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
     """The API with its data directory (where console.key goes) in the test's own folder."""
-    app = t.make_app(app_env, LEDGER_DATA_DIR=str(tmp_path / "data"))
-    try:
+    with t.running_app(app_env, LEDGER_DATA_DIR=str(tmp_path / "data")) as app:
         yield app
-    finally:
-        t.close_app(app)
 
 
 def _csrf(page: str) -> str:

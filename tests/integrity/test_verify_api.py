@@ -23,11 +23,8 @@ def key(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def api(app_env: dict[str, str], key: Path) -> Iterator[Flask]:
-    app = t.make_app(app_env, LEDGER_SEAL_KEY=str(key), LEDGER_SEAL_EVERY=3)
-    try:
+    with t.running_app(app_env, LEDGER_SEAL_KEY=str(key), LEDGER_SEAL_EVERY=3) as app:
         yield app
-    finally:
-        t.close_app(app)
 
 
 def post_funds(api: Flask, count: int) -> None:

@@ -23,11 +23,8 @@ from ocds.stories import PREFIX, Story, contracted_in, full_procedure, schema_er
 
 @pytest.fixture
 def api(app_env: dict[str, str]) -> Iterator[Flask]:
-    app = t.make_app(app_env, LEDGER_OCDS_PREFIX=PREFIX)
-    try:
+    with t.running_app(app_env, LEDGER_OCDS_PREFIX=PREFIX) as app:
         yield app
-    finally:
-        t.close_app(app)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,11 +18,8 @@ from api import testing as t
 
 @pytest.fixture
 def api(app_env: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
-    app = t.make_app(app_env, LEDGER_DATA_DIR=str(tmp_path / "data"))
-    try:
+    with t.running_app(app_env, LEDGER_DATA_DIR=str(tmp_path / "data")) as app:
         yield app
-    finally:
-        t.close_app(app)
 
 
 @dataclass
@@ -57,9 +53,7 @@ class World:
     finding: str
 
 
-def created(response: Any, key: str) -> str:
-    assert response.status_code == 201, response.get_json()
-    return str(response.get_json()[key])
+created = t.created
 
 
 @pytest.fixture
