@@ -139,6 +139,8 @@ def test_an_auditor_reads_the_overview_drills_down_and_opens_a_project_and_a_fin
     province = client.get("/console/regions/130000")
     assert province.status_code == 200 and 'href="/console/regions/130100"' in province.text
     assert "覆盖率" in province.text
+    # The province's coverage plan reads as a sentence, not as data.
+    assert "目标:2023-02-01 起至 2023-12-31 覆盖 100.0%（河北省乡镇(街道)社工站全覆盖）" in province.text
     for code, child in (("130100", "130102"), ("130102", "130102001")):
         assert f'href="/console/regions/{child}"' in client.get(f"/console/regions/{code}").text
     township = client.get("/console/regions/130102001")
