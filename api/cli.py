@@ -34,11 +34,14 @@ def main() -> None:
               help="host:port to listen on (LEDGER_BIND)")
 @click.option("--workers", type=click.IntRange(1, 64), default=lambda: int(os.environ.get("LEDGER_WORKERS", "2")),
               show_default="2", help="gunicorn worker processes (LEDGER_WORKERS)")
-@click.option("--threads", type=click.IntRange(1, 64), default=lambda: int(os.environ.get("LEDGER_THREADS", "4")),
-              show_default="4", help="threads per worker (LEDGER_THREADS)")
+@click.option("--threads", type=click.IntRange(1, 64),
+              default=lambda: int(os.environ["LEDGER_THREADS"]) if os.environ.get("LEDGER_THREADS") else None,
+              show_default="16 on PostgreSQL, 4 on SQLite", help="threads per worker (LEDGER_THREADS)")
 @click.option("--dev", is_flag=True, help="use Flask's development server instead of gunicorn")
-def serve(bind: str, workers: int, threads: int, dev: bool) -> None:
+def serve(bind: str, workers: int, threads: int | None, dev: bool) -> None:
     """Serve the HTTP API (gunicorn; one ledger application per worker, created after the fork)."""
+    if threads is None:  # concurrent postings of a worker share transactions: PostgreSQL gains from more threads
+        threads = 16 if load_config()["PERSISTENCE_MODULE"] == "eventsourcing.postgres" else 4
     host, _, port = bind.rpartition(":")
     if dev:
         from api import create_app
@@ -50,6 +53,8 @@ def serve(bind: str, workers: int, threads: int, dev: bool) -> None:
         data_dir = Path(load_config()["LEDGER_DATA_DIR"])
         env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "prometheus")
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    # Each thread holds at most one connection at a time: with one per thread none waits for another's.
+    env.setdefault("POSTGRES_POOL_SIZE", str(threads))
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf", "--bind", bind,
             "--workers", str(workers), "--threads", str(threads), "api:create_app()"]
     os.execve(sys.executable, argv, env)

@@ -30,16 +30,24 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Starts this worker's ledger and, with LEDGER_PROJECTIONS=thread (the embedded default), its projection
-    thread, so the audit views follow the log from the start rather than from the first audit read."""
+    """Prepares this worker before it takes requests, so that no request pays for it: the division table (read by
+    every authorisation), the ledger with its connections, and, with LEDGER_PROJECTIONS=thread (the embedded
+    default), the projection thread, so the audit views follow the log from the start rather than from the first
+    audit read. If the store cannot be reached now, the first request that needs it tries again."""
+    from ledger.regions import is_valid_code
+
+    is_valid_code("110000")  # builds the division table
     app = worker.wsgi
     extension = getattr(app, "extensions", {}).get("ledger")
-    if extension is not None and extension.projections == "thread":
-        try:
-            with app.app_context():
+    if extension is None:
+        return
+    try:
+        with app.app_context():
+            extension.app  # noqa: B018 - created now rather than by the first request
+            if extension.projections == "thread":
                 extension.read_side  # noqa: B018 - created for its background thread
-        except Exception:  # the first audit read will try again; the worker must still serve postings
-            logging.getLogger("api").exception("could not start the projection thread; will retry on first read")
+    except Exception:  # the worker must still start (health checks, 503 answers while the store is away)
+        logging.getLogger("api").exception("could not open the ledger at start; will retry on first use")
 
 
 def child_exit(server: Any, worker: Any) -> None:
