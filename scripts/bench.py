@@ -116,7 +116,7 @@ def postgres_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, A
     then HTTP posting with the projection worker as its own process (LEDGER_PROJECTIONS=external)."""
     with throwaway(args.admin_dsn, "ledger") as dsn, tempfile.TemporaryDirectory(prefix="bench-pg-") as data_dir:
         results["postgres"] = server_settings(dsn)
-        env = _server_env(ledger_env(dsn), data_dir, "external", args.threads)
+        env = _server_env(ledger_env(dsn), data_dir, "external", args.threads_pg)
         store_env, views_env = _sides(env)
         app = LedgerApplication(env=store_env)
         workload = province_year(townships=sizes.townships, seed=args.seed)
@@ -152,7 +152,7 @@ def postgres_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, A
                                        env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
         try:
-            with server(None, env, args.workers, args.threads) as (base, process):
+            with server(None, env, args.workers, args.threads_pg) as (base, process):
                 say("audit queries over HTTP (auditor, nationwide scope)")
                 for key, path in (("query_findings", "/api/v1/audit/findings?region=130000&limit=100"),
                                   ("query_region", "/api/v1/audit/regions/130000")):
@@ -175,7 +175,7 @@ def postgres_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, A
 def sqlite_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any]) -> None:
     """The embedded default: SQLite, the projection thread inside each server worker (LEDGER_PROJECTIONS=thread)."""
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as data_dir:
-        env = _server_env({"PERSISTENCE_MODULE": "eventsourcing.sqlite"}, data_dir, "thread", args.threads)
+        env = _server_env({"PERSISTENCE_MODULE": "eventsourcing.sqlite"}, data_dir, "thread", args.threads_sqlite)
         store_env, views_env = _sides(env)
         Path(store_env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
         app = LedgerApplication(env=store_env)
@@ -187,7 +187,7 @@ def sqlite_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any
         worker = ProjectionWorker(app, database_from_env(views_env))
         worker.catch_up()
         try:
-            with server(None, env, args.workers, args.threads) as (base, process):
+            with server(None, env, args.workers, args.threads_sqlite) as (base, process):
                 say(f"HTTP posting on SQLite: wrk, {args.connections} connections, {sizes.wrk_seconds}s")
                 head = worker.head()
                 with LagSampler(worker) as sampler:
@@ -218,7 +218,7 @@ def run_baselines(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any
         results["naive_n"] = baselines.naive_eventsourcing(dsn, args.connections, seconds)
     say("Flask minimal POST under the same gunicorn settings")
     paths = _paths([f"00000000-0000-0000-0000-{n:012d}" for n in range(1, 2001)])
-    with server("scripts.benchmarks.minimal_app:app", {}, args.workers, args.threads, ready_path="/") as (base, _):
+    with server("scripts.benchmarks.minimal_app:app", {}, args.workers, args.threads_pg, ready_path="/") as (base, _):
         results["flask_minimal"] = wrk(base, paths, "none", connections=args.connections, seconds=sizes.wrk_seconds)
 
 
@@ -257,7 +257,8 @@ def report(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any], seco
              f"| events in the PostgreSQL log | {r['log_events']:,} ({r['load_direct']['townships']:,} townships of "
              f"河北省; the first size for memory {r['rebuild_small']['events']:,}) |",
              f"| events in the SQLite log | {r['load_direct_sqlite']['events']:,} |",
-             f"| HTTP | gunicorn (api.gunicorn_conf) {args.workers} workers × {args.threads} threads; wrk 2 threads, "
+             f"| HTTP | gunicorn (api.gunicorn_conf) {args.workers} workers × {args.threads_pg} threads on PostgreSQL "
+             f"and for the Flask baseline, × {args.threads_sqlite} on SQLite (as `ledger serve`); wrk 2 threads, "
              f"{args.connections} connections, {sizes.wrk_seconds}s; distinct bodies and Idempotency-Keys over "
              f"{len(townships_under('130000')[:sizes.townships]) if sizes.townships else 2365:,} projects |",
              "| projections | PostgreSQL: `ledger projections run` as its own process (LEDGER_PROJECTIONS=external); "
@@ -367,7 +368,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--townships", type=int, help="override the PostgreSQL workload's townships")
     parser.add_argument("--seconds", type=int, help="override the length of each wrk run")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as `ledger serve`)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (as `ledger serve`)")
+    parser.add_argument("--threads-pg", type=int, default=16,
+                        help="gunicorn threads per worker on PostgreSQL and for the Flask baseline (as `ledger serve`)")
+    parser.add_argument("--threads-sqlite", type=int, default=4,
+                        help="gunicorn threads per worker on SQLite (as `ledger serve`)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--batch", type=int, default=5000, help="direct load: about this many events a save")
