@@ -8,7 +8,6 @@ Every PostgreSQL figure uses its own throwaway database ``bench_<timestamp>_<nam
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -222,13 +221,20 @@ def run_baselines(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any
         results["flask_minimal"] = wrk(base, paths, "none", connections=args.connections, seconds=sizes.wrk_seconds)
 
 
-def bulk_import(results: dict[str, Any]) -> None:
-    """`ledger import`, if this checkout has it (api/cli_import.py); otherwise the figure is "not available"."""
-    if importlib.util.find_spec("api.cli_import") is None:
-        results["import"] = None
-        return
-    results["import"] = None  # the command exists but its input format is not driven by this benchmark yet
-    results["import_note"] = "ledger import exists; not driven by scripts/bench yet"
+def bulk_import(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any]) -> None:
+    """`ledger import` of historical expenditure rows from a CSV file into PostgreSQL (its check pass, then the
+    import in transactions of 1,000 rows), timed as a whole, against raw COPY measured in the same run."""
+    from scripts.bench_posting import Stores
+    from scripts.bench_posting import bulk_import as run_import
+
+    rows = max(2_000, sizes.copy_rows // 15)
+    say(f"bulk import: ledger import of {rows:,} expenditure rows (PostgreSQL)")
+    stores = Stores(args.admin_dsn)
+    try:
+        whole, _ = run_import(stores, "postgres", rows, 50, 1000)
+    finally:
+        stores.close()
+    results["import"] = {"rows": rows, "seconds": whole, "rate": rows / whole}
 
 
 # -- the report -------------------------------------------------------------------------------------------------------
@@ -388,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     postgres_ledger(args, sizes, results)
     run_baselines(args, sizes, results)
     sqlite_ledger(args, sizes, results)
-    bulk_import(results)
+    bulk_import(args, sizes, results)
     text = report(args, sizes, results, time.perf_counter() - began)
     print(text)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
