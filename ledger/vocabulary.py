@@ -59,4 +59,7 @@ OUTPUT_INDICATORS: dict[str, str] = {
     "community_activities": "社区活动",
     "home_visits": "入户探访",
     "people_served": "服务人次",
+    # Village/community social work service points newly put into service that month (a month's figure, summed like
+    # every indicator: the sum is the points the project runs; see projections/coverage.py).
+    "service_points": "村(社区)服务点",
 }

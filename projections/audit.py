@@ -12,6 +12,7 @@ from eventsourcing.persistence import Mapper, Notification
 
 from ledger.money import ZERO
 from projections.engine import RuleEngine, funds_of
+from projections.lag_memo import LagMemos
 from projections.procurement_state import ProcurementModel, ProcurementState
 from projections.procurement_state import group_key as contract_group
 from projections.procurement_state import to_record as procurement_record
@@ -107,6 +108,7 @@ class AuditProjection:
         self.store = store
         self.mapper = mapper
         self.engine = engine or RuleEngine()
+        self.memos = LagMemos(store, self.engine)
 
     def process(self, cursor: Cursor, generation: int, notifications: Sequence[Notification]) -> int:
         store = self.store
@@ -145,8 +147,20 @@ class AuditProjection:
         self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last, changed_on)
         self._refresh_procurements(cursor, generation, procurements, last)
         self._record_decisions(cursor, generation, decisions)
+        self._forget_memos(cursor, generation, model, procurements, last)
         store.set_position(cursor, generation, last)
         return len(notifications)
+
+    def _forget_memos(self, cursor: Cursor, generation: int, model: ReadModel, procurements: ProcurementModel,
+                      position: int) -> None:
+        """The date-judged memos of what this batch changed are stale: a project's own events, its procurements'
+        steps and allocations from its funds (the LAG rules get the project's funds)."""
+        projects = set(model.touched_projects)
+        projects |= {procurements.procurements[i].project_id for i in procurements.touched}
+        projects |= {a["target_id"] for i in model.touched_funds for a in model.funds[i].allocations
+                     if a["target_kind"] == "project"}
+        self.memos.forget(cursor, generation, "project", projects, position)
+        self.memos.forget(cursor, generation, "fund", model.touched_funds, position)
 
     def _reconcile(self, cursor: Cursor, generation: int, existing_rows: list[dict[str, Any]],
                    found: list[Finding], position: int, retracted_on: date | None, group: str | None = None) -> None:

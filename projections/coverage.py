@@ -1,11 +1,17 @@
-"""覆盖率: township units with an operating station, per region, against planned targets (LAG-10).
+"""覆盖率: township units with an operating station, per region, against planned targets (LAG-10); and the
+village/community service points (村(社区)社工服务点) the stations run, against a region's service-point plan.
 
 Which township codes count is a setting: statistical functional zones (开发区/新区, county digits 71–80) and
 政企合一 units (township digits 400–599) are left out by default, and every figure states its denominator.
+
+Service points have no division codes in the shipped table (it stops at township level), so their denominator, the
+region's number of villages and communities, is configured with the plan (`[[service_point_target]]`); without it
+the figure says so (村(社区)数未配置) and judges nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -133,3 +139,123 @@ def coverage_finding(figure: dict[str, Any]) -> Finding | None:
                    params={"target": str(target["share"]), "by": str(target["by"]), "start": str(target["start"]),
                            "planned_on_date": str(target["planned_on_date"]),
                            "township_units": figure["township_units"], "denominator": figure["denominator"]})
+
+
+# -- 村(社区)社工服务点 --------------------------------------------------------------------------------------------
+
+SERVICE_POINTS = "service_points"  # the output indicator (ledger/vocabulary.py): points newly run that month
+NOT_CONFIGURED = "村(社区)数未配置"
+
+
+@dataclass(frozen=True)
+class ServicePointTarget(CoverageTarget):
+    """A plan: service points in ``share`` of the region's ``villages`` (村(社区) count, configured) by ``by``."""
+
+    villages: int | None = None
+
+
+# 拉萨市: "65% coverage of village/community service points by end of 2024" (DOMAIN.md). The design notes give no
+# count of its villages and communities, so the default plan has none: configure it to get a figure.
+DEFAULT_SERVICE_POINT_TARGETS = (
+    ServicePointTarget("540100", Decimal("0.65"), date(2024, 12, 31), date(2023, 1, 1),
+                       "拉萨市村(社区)社工服务点覆盖65%"),
+)
+
+
+def service_point_targets_from(document: dict[str, Any]) -> tuple[ServicePointTarget, ...]:
+    """Service-point plans from the rules configuration (`[[service_point_target]]`); the default when it has none.
+
+        [[service_point_target]]
+        region = "540100"        # a province, city or county code
+        villages = 250           # its villages and communities (村(社区)): the denominator; without it no figure
+        share = "0.65"           # of them with a service point
+        by = 2024-12-31
+        start = 2023-01-01       # the straight line runs from nothing here to ``share`` at ``by``
+        note = "拉萨市村(社区)社工服务点覆盖65%"
+    """
+    tables = document.get("service_point_target")
+    if not tables:
+        return DEFAULT_SERVICE_POINT_TARGETS
+    targets = []
+    for table in tables:
+        unknown = set(table) - {"region", "villages", "share", "by", "start", "note"}
+        if unknown:
+            raise ValueError(f"service_point_target has no field(s) {', '.join(sorted(unknown))}")
+        missing = {"region", "share", "by", "start"} - set(table)
+        if missing:
+            raise ValueError(f"service_point_target needs {', '.join(sorted(missing))}")
+        division = get_division(str(table["region"]))
+        if division.level == "township":
+            raise ValueError(f"service_point_target for {division.code}: a province, city or county, not a township")
+        share = Decimal(str(table["share"]))
+        if not (0 < share <= 1) or not isinstance(table["by"], date) or not isinstance(table["start"], date):
+            raise ValueError(f"service_point_target for {division.code}: share in (0, 1], by and start as dates")
+        if table["start"] >= table["by"]:
+            raise ValueError(f"service_point_target for {division.code}: start must come before by")
+        villages = table.get("villages")
+        if villages is not None and (isinstance(villages, bool) or not isinstance(villages, int) or villages <= 0):
+            raise ValueError(f"service_point_target for {division.code}: villages must be a whole number above 0")
+        targets.append(ServicePointTarget(division.code, share, table["by"], table["start"],
+                                          str(table.get("note", "")), villages))
+    return tuple(targets)
+
+
+def reported_service_points(outputs: Iterable[Mapping[str, Mapping[str, Any]]], on: date) -> int:
+    """The service points the given projects run on ``on``: each project's monthly reports (month → report) count
+    the points it newly put into service that month, so their sum is what it runs; a project that takes over a
+    station's points from an earlier period reports them in its first month. Reports dated after ``on`` do not
+    count; a month's corrected report replaces the first (as every output indicator)."""
+    return sum(int(report["values"].get(SERVICE_POINTS, 0))
+               for months in outputs for report in months.values() if report["effective_on"] <= on)
+
+
+def service_points(region: str, on: date, reported: int,
+                   targets: tuple[ServicePointTarget, ...] = DEFAULT_SERVICE_POINT_TARGETS) -> dict[str, Any] | None:
+    """A region's service points on a date against its plan; None when no plan names the region. Without a
+    configured village count there is no share, no planned number of points and no judgement (None)."""
+    target = next((t for t in targets if t.region == region), None)
+    if target is None:
+        return None
+    division = get_division(region)
+    villages = target.villages
+    planned = planned_share(target, on)
+    figure = {
+        "code": division.code, "name": division.name, "on": on, "reported": reported, "villages": villages,
+        "denominator": NOT_CONFIGURED if villages is None else f"规则配置的村(社区)数 {villages} 个",
+        "coverage": None if villages is None else (Decimal(reported) / Decimal(villages)).quantize(Decimal("0.0001")),
+        "target": {"share": target.share, "by": target.by, "start": target.start, "note": target.note,
+                   "planned_on_date": planned,
+                   "planned_points": None if villages is None else _planned_points(target, on, villages)},
+        "behind_plan": None if villages is None else behind_plan(target, on, reported, villages),
+    }
+    finding = service_point_finding(figure)
+    figure["finding"] = None if finding is None else {**finding.as_record(), "status": "open"}
+    return figure
+
+
+def _planned_points(target: ServicePointTarget, on: date, villages: int) -> Decimal:
+    """Where the straight line stands in points (two places, for display; the judgement is exact)."""
+    if on >= target.by:
+        points = target.share * villages
+    elif on <= target.start:
+        points = Decimal(0)
+    else:
+        points = target.share * villages * (on - target.start).days / (target.by - target.start).days
+    return points.quantize(Decimal("0.01"))
+
+
+def service_point_finding(figure: dict[str, Any]) -> Finding | None:
+    """LAG-10 for a region whose service points are below the straight line to its plan."""
+    if not figure["behind_plan"]:
+        return None
+    target = figure["target"]
+    return Finding(rule="LAG-10", version=1, severity="S3", subject_kind="region", subject_id=figure["code"],
+                   region_code=figure["code"], key=f"service_points:{target['by']}", title="村(社区)服务点覆盖滞后",
+                   detail=(f"{figure['name']}截至 {figure['on']} 运营村(社区)社工服务点 {figure['reported']} 个，"
+                           f"覆盖 {figure['reported']}/{figure['villages']}（{figure['coverage']:.2%}），"
+                           f"低于计划进度 {target['planned_on_date']:.2%}（{target['planned_points']} 个）；"
+                           f"口径：{figure['denominator']}"),
+                   effective_on=figure["on"],
+                   params={"target": str(target["share"]), "by": str(target["by"]), "start": str(target["start"]),
+                           "planned_on_date": str(target["planned_on_date"]), "villages": figure["villages"],
+                           "reported": figure["reported"]})

@@ -15,7 +15,7 @@ from projections.rules.params import RuleParameters
 from projections.rules.performance import PERFORMANCE_RULES
 from projections.rules.procurement import DATED_RULES, PRC_RULES, ProcurementContext, evaluate, is_dated
 from projections.rules.progress import PROJECT_LAG_RULES, LagContext, fund_lags
-from projections.state import FundState, ProjectState, project_on
+from projections.state import FundState, ProjectState, project_on, snapshot
 
 
 class RuleEngine:
@@ -28,7 +28,7 @@ class RuleEngine:
     def project_findings(self, project: ProjectState, funds: dict[str, FundState],
                          on: date | None = None) -> list[Finding]:
         """Every project-scoped finding; with ``on``, only what had taken effect by that business date counts."""
-        state = project if on is None else project_on(project, on)
+        state = snapshot(project) if on is None else project_on(project, on)
         context = ProjectContext(state, funds, lambda code: self.params_for(state, code))
         return [f for code in (*PROJECT_RULES, *PERFORMANCE_RULES) for f in REGISTRY[code].check(context)]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ledger.money import ZERO
 from projections.engine import RuleEngine
+from projections.procurement_state import ProcurementState
 from projections.rules import REGISTRY, Finding
 from projections.rules.progress import LagContext, elapsed_share, month_end, report_due
 from projections.state import FundState, ProjectState, project_on
@@ -119,3 +120,20 @@ def fund_lags(engine: RuleEngine, fund: FundState, on: date, rules: set[str] | N
 
     return [{**f.as_record(), "status": "open", "evaluated_on": on, "first_seen": first_seen(f, fires_on, on)}
             for f in found]
+
+
+def procurement_deadlines(engine: RuleEngine, procurement: ProcurementState, on: date,
+                          rules: set[str] | None = None) -> list[dict[str, Any]]:
+    """The procurement's deadline findings on ``on`` (PRC-08, PRC-09), each with the day it was first seen."""
+    found = [f for f in engine.procurement_dated_findings(procurement, on) if wanted(f.rule, rules)]
+
+    def fires_on(day: date) -> set[str]:
+        return {f.finding_id for f in engine.procurement_dated_findings(procurement, day)}
+
+    return [{**f.as_record(), "status": "open", "evaluated_on": on, "first_seen": first_seen(f, fires_on, on)}
+            for f in found]
+
+
+def wanted(rule: str, rules: set[str] | None) -> bool:
+    """Whether a rule's code is asked for by ``rules`` (codes or families; None asks for all)."""
+    return rules is None or rule in rules or rule.split("-", 1)[0] in rules

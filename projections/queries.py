@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -12,12 +13,19 @@ from uuid import uuid4
 from ledger.finding_case import STATUS_AFTER
 from ledger.regions import children, get_division, normalise_scope
 from projections.audit import fund_row, group_key, line_rows, project_row
-from projections.coverage import CountingRule, coverage, coverage_finding, targets_from
+from projections.coverage import (
+    CountingRule,
+    coverage,
+    coverage_finding,
+    reported_service_points,
+    service_point_targets_from,
+    service_points,
+    targets_from,
+)
 from projections.database import SQLiteDatabase
 from projections.engine import RuleEngine, funds_of
-from projections.procurement_state import ProcurementState
-from projections.procurement_state import from_record as procurement_from_record
-from projections.progress import first_seen, fund_lags, project_lags, project_progress
+from projections.lag_memo import LagMemos, Memo, Only, findings_of
+from projections.progress import project_progress, wanted
 from projections.rules import Finding
 from projections.rules.procurement import DATED_RULES
 from projections.state import FundState, ProjectState, from_record, fund_on, project_on, to_record
@@ -27,16 +35,12 @@ MONEY_COLUMNS = ("appropriated", "allocated_to_funds", "allocated_to_projects", 
                  "budget", "received", "committed", "disbursed", "spent", "reversed", "revised", "approved")
 FINDING_STATUSES = ("open", *STATUS_AFTER.values(), "retracted")
 FAMILY = re.compile(r"[A-Z]{3}")
+log = logging.getLogger(__name__)
 
 
 def is_family(rule: str) -> bool:
     """A rule family (EAR, PRC, LAG, PRF) rather than one rule's code."""
     return FAMILY.fullmatch(rule) is not None
-
-
-def wanted(rule: str, rules: set[str] | None) -> bool:
-    """Whether a rule's code is asked for by ``rules`` (codes or families; None asks for all)."""
-    return rules is None or rule in rules or rule.split("-", 1)[0] in rules
 
 
 def _money(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -341,64 +345,56 @@ class ProgressQueries:
         """The findings judged on the evaluation date ``on`` in the scope, each with ``evaluated_on`` and the day it
         was first seen: the LAG findings of projects and funds, and the procurement deadlines (PRC-08 a contract
         not signed, PRC-09 a result not published, when their time has run out). ``rules`` holds codes or
-        families; None asks for all."""
-        prefix = self._scope_prefix(scope, region)
+        families; None asks for all. Each object's answer is memoised per date (projections/lag_memo.py)."""
+        prefix, within = self._scope_prefix(scope, region), _prefix(scope)
         lag_rules = None if rules is None else {r for r in rules if r.startswith("LAG")}
         lags = lag_rules is None or bool(lag_rules)
         if lag_rules is not None and "LAG" in lag_rules:
             lag_rules = None
         prc = any(wanted(code, rules) for code in DATED_RULES)
+        # A read of some rules only judges just those where nothing is memoised (and stores nothing): judging every
+        # rule, first days included, would cost more than the read asked for.
+        only = None if rules is None else Only(lags, lag_rules, prc, rules)
+        projects = self._memos("project", on, prefix, project, only) if lags or prc else []
+        funds = [] if project or not lags else self._memos("fund", on, prefix, only=only)
+        found: list[dict[str, Any]] = []
+        deadlines: list[tuple[str, dict[str, Any]]] = []
+        for memo, body in findings_of(projects):
+            if lags and memo.region.startswith(prefix) and memo.region.startswith(within):
+                found += [f for f in body["lags"] if lag_rules is None or f["rule"] in lag_rules]
+            if prc:
+                deadlines += [(d["procurement_id"], d["finding"]) for d in body["deadlines"]
+                              if d["region"].startswith(within) and wanted(d["finding"]["rule"], rules)]
+        for memo, body in findings_of(funds):
+            if memo.region.startswith(within):
+                found += [f for f in body["lags"] if lag_rules is None or f["rule"] in lag_rules]
+        deadlines.sort(key=lambda d: d[0])  # by process, as the processes were read; stable within one
+        return found + [f for _, f in deadlines]
+
+    def progress_summary(self, *, on: date, scope: str = "", region: str | None = None) -> dict[str, int]:
+        """How many projects the scope holds and how many of them spend behind time progress on ``on`` (the
+        counts of ``progress``, from the memos)."""
+        within = _prefix(scope)
+        projects = [m for m in self._memos("project", on, self._scope_prefix(scope, region), bodies=False)
+                    if m.region.startswith(within)]
+        return {"projects": len(projects), "behind_time_progress": sum(1 for m in projects if m.behind)}
+
+    def _memos(self, kind: str, on: date, prefix: str, ident: str | None = None,
+               only: Only | None = None, bodies: bool = True) -> list[Memo]:
+        """Every object's memo for ``on``, ordered by id; missing or stale ones are judged (in the snapshot their
+        versions were read in) and stored for the next read."""
+        memos = LagMemos(self.store, self.engine)
         with self.store.db.transaction(write=False) as cursor:
-            projects = self._states(cursor, "project", prefix, project) if lags else []
-            funds = [] if project or not lags else self._states(cursor, "fund", prefix)
-            procurements = self._procurements(cursor, prefix, project) if prc else []
             generation = self.store.generation(cursor)
-
-            def fund(fund_id: str) -> FundState | None:
-                record = self.store.load_state(cursor, generation, "fund", fund_id)
-                return None if record is None else from_record(FundState, record)
-
-            touched = {p.id: funds_of(p, fund) for p in projects}
-        found = []
-        for state in projects:
-            if state.township_code.startswith(_prefix(scope)):
-                found += project_lags(self.engine, state, touched[state.id], on, lag_rules)
-        for state in funds:
-            if state.holder_region.startswith(_prefix(scope)) and state.appropriated_on <= on:
-                found += fund_lags(self.engine, state, on, lag_rules)
-        for procurement in procurements:
-            if procurement.region.startswith(_prefix(scope)):
-                found += self._procurement_deadlines(procurement, on, rules)
-        return found
-
-    def _procurements(self, cursor: Cursor, region_prefix: str, project: str | None) -> list[ProcurementState]:
-        """The procurement states of one project, or of every project in a region (through the projects' index)."""
-        generation = self.store.generation(cursor)
-        state, projects = self.store.table("state", generation), self.store.table("projects", generation)
-        if project:
-            index = self.store.load_state(cursor, generation, "project_procurements", project)
-            ids = [] if index is None else list(index["ids"])
-        else:
-            cursor.execute(f"SELECT s.body FROM {state} s JOIN {projects} t ON s.id = t.project_id "
-                           "WHERE s.kind = 'project_procurements' AND t.township_code LIKE ? ORDER BY t.project_id",
-                           (region_prefix + "%",))
-            ids = [i for row in cursor.fetchall() for i in decode(row["body"])["ids"]]
-        found = []
-        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-            marks = ", ".join("?" for _ in chunk)
-            cursor.execute(f"SELECT body FROM {state} WHERE kind = 'procurement' AND id IN ({marks})", chunk)
-            found += [procurement_from_record(decode(row["body"])) for row in cursor.fetchall()]
-        return sorted(found, key=lambda p: p.id)
-
-    def _procurement_deadlines(self, procurement: ProcurementState, on: date,
-                               rules: set[str] | None) -> list[dict[str, Any]]:
-        found = [f for f in self.engine.procurement_dated_findings(procurement, on) if wanted(f.rule, rules)]
-
-        def fires_on(day: date) -> set[str]:
-            return {f.finding_id for f in self.engine.procurement_dated_findings(procurement, day)}
-
-        return [{**f.as_record(), "status": "open", "evaluated_on": on, "first_seen": first_seen(f, fires_on, on)}
-                for f in found]
+            current, missing = memos.memos(cursor, generation, kind, on, prefix, ident, bodies)
+            judged = memos.judge(cursor, generation, on, missing, only=only)
+        if judged and only is None:
+            try:
+                with self.store.db.transaction() as cursor:
+                    memos.save(cursor, generation, on, judged)
+            except Exception:  # a read answers even where the views cannot be written (the memo is a cache)
+                log.warning("could not store %d judged %s memos for %s", len(judged), kind, on, exc_info=True)
+        return sorted([*current, *judged], key=lambda m: m.id)
 
     def coverage(self, code: str, on: date, rule: CountingRule | None = None) -> dict[str, Any]:
         """Township units of a region with a station project operating on ``on``, against the region's target."""
@@ -409,16 +405,13 @@ class ProgressQueries:
                 "WHERE township_code LIKE ? AND period_start <= ? AND period_end >= ?",
                 (_prefix(division.code) + "%", on.isoformat(), on.isoformat()))
             rows = cursor.fetchall()
-            generation = self.store.generation(cursor)
-
-            def closed_by(project_id: str) -> bool:
-                """A project closed since ``on`` was still operating then (the row holds today's status)."""
-                record = self.store.load_state(cursor, generation, "project", project_id)
-                closed_on = None if record is None else from_record(ProjectState, record).closed_on
-                return closed_on is None or closed_on <= on
-
-            operating = {row["township_code"] for row in rows
-                         if row["status"] != "closed" or not closed_by(row["project_id"])}
+        # A project closed since ``on`` was still operating then (the row holds today's status); the memos of
+        # ``on`` say when each was closed.
+        closed = {m.id: m.closed_on for m in self._memos("project", on, _prefix(division.code), bodies=False)} \
+            if any(row["status"] == "closed" for row in rows) else {}
+        running = [row for row in rows if row["status"] != "closed"
+                   or (closed.get(row["project_id"]) is not None and closed[row["project_id"]] > on)]
+        operating = {row["township_code"] for row in running}
         targets = targets_from(self.engine.parameters.document)
         figure = coverage(division.code, operating, on, rule, targets)
         finding = coverage_finding(figure)
@@ -427,4 +420,21 @@ class ProgressQueries:
             {k: v for k, v in coverage(child.code, operating, on, rule, targets).items() if k != "target"}
             for child in children(division.code) if child.level != "township"
         ]
+        figure["service_points"] = self._service_points(division.code, on, [row["project_id"] for row in running])
         return figure
+
+    def _service_points(self, code: str, on: date, projects: list[str]) -> dict[str, Any] | None:
+        """The village/community service points the region's operating projects report, against its service-point
+        plan (projections/coverage.py); None when no plan names the region (nothing is read then)."""
+        targets = service_point_targets_from(self.engine.parameters.document)
+        if not any(t.region == code for t in targets):
+            return None
+        outputs: list[dict[str, Any]] = []
+        with self.store.db.transaction(write=False) as cursor:
+            state = self.audit._t(cursor, "state")
+            for i in range(0, len(projects), 500):
+                batch = projects[i:i + 500]
+                cursor.execute(f"SELECT body FROM {state} WHERE kind = ? AND id IN ({', '.join('?' for _ in batch)})",
+                               ["project", *batch])
+                outputs += [decode(row["body"]).get("outputs", {}) for row in cursor.fetchall()]
+        return service_points(code, on, reported_service_points(outputs, on), targets)

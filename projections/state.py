@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from ledger.money import ZERO
 
@@ -74,13 +74,30 @@ class ProjectState:
     closed_on: date | None = None
     last_position: int = 0
 
+    # Set on a snapshot that nothing changes any more (``snapshot``, ``project_on``): the sorted live entries of
+    # each kind, worked out once however many rules ask.
+    _live: ClassVar[dict[str, list[dict[str, Any]]] | None] = None
+
     def live_entries(self, kind: str) -> list[dict[str, Any]]:
         """Unreversed disbursements or expenditures, in business-date order then log order."""
-        return sorted((e for e in self.entries if e["kind"] == kind and e["reversed_by"] is None),
-                      key=lambda e: (e["effective_on"], e["ref"]["position"]))
+        if self._live is not None and kind in self._live:
+            return list(self._live[kind])
+        found = sorted((e for e in self.entries if e["kind"] == kind and e["reversed_by"] is None),
+                       key=lambda e: (e["effective_on"], e["ref"]["position"]))
+        if self._live is not None:
+            self._live[kind] = found
+            return list(found)
+        return found
 
     def reversed_total(self) -> Decimal:
         return sum((e["amount"] for e in self.entries if e["kind"] != "reversal" and e["reversed_by"]), ZERO)
+
+
+def snapshot(project: ProjectState) -> ProjectState:
+    """The project as it stands, to be judged: the same data (not copied), which nothing may change any more."""
+    state = ProjectState(**to_record(project))
+    state._live = {}
+    return state
 
 
 def to_record(state: FundState | ProjectState) -> dict[str, Any]:
@@ -319,7 +336,7 @@ def project_on(project: ProjectState, on: date) -> ProjectState:
     for pid, contract in project.contracts.items():
         if contract["signed_on"] <= on:
             contracts[pid] = {**contract, "amendments": by(contract["amendments"])}
-    return ProjectState(
+    state = ProjectState(
         **{**to_record(project), "receipts": by(project.receipts), "returns": by(project.returns),
            "revisions": by(project.revisions), "contracts": contracts, "entries": entries,
            "outputs": {m: o for m, o in project.outputs.items() if o["effective_on"] <= on},
@@ -327,6 +344,8 @@ def project_on(project: ProjectState, on: date) -> ProjectState:
            "status": project.status if project.closed_on is None or project.closed_on <= on else "active",
            "closed_on": project.closed_on if project.closed_on is not None and project.closed_on <= on else None}
     )
+    state._live = {}
+    return state
 
 
 def fund_on(fund: FundState, on: date) -> FundState | None:

@@ -44,12 +44,24 @@ TABLES = {
         "finding_id TEXT NOT NULL, position BIGINT NOT NULL, decision TEXT, note TEXT, actor TEXT, "
         "effective_on TEXT, recorded_at TEXT, PRIMARY KEY (finding_id, position)"
     ),
+    # the findings judged on an evaluation date, memoised per object (projections/lag_memo.py)
+    "lag_memo": (
+        "on_date TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, version BIGINT NOT NULL, "
+        "fingerprint TEXT NOT NULL, findings INTEGER NOT NULL, behind INTEGER NOT NULL, closed_on TEXT, "
+        "body TEXT NOT NULL, "
+        "PRIMARY KEY (on_date, kind, id)"
+    ),
+    "lag_version": "kind TEXT NOT NULL, id TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (kind, id)",
 }
+# Caches beside the views, not views: their rows depend on what was read and how batches were cut, so a rebuild
+# need not reproduce them row for row.
+CACHES = ("lag_memo", "lag_version")
 INDEXES = {
     "funds": ["region_code"],
     "projects": ["township_code"],
     "findings": ["project_id", "region_code", "group_key", "rule"],
     "invoices": ["group_key", "project_id"],
+    "lag_memo": ["id"],
 }
 
 

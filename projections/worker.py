@@ -13,17 +13,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ledger.application import LedgerApplication
 from projections.audit import AuditProjection
 from projections.database import Database
 from projections.engine import RuleEngine
+from projections.procurement_state import CHINA_STANDARD_TIME
 from projections.store import ViewStore
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+REBUILD_BATCH = 20_000  # events per rebuild transaction
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,19 @@ class Status:
 
 class ProjectionWorker:
     def __init__(self, app: LedgerApplication, db: Database, engine: RuleEngine | None = None,
-                 batch_size: int = 500) -> None:
+                 batch_size: int = 500, rebuild_batch_size: int | None = None) -> None:
         self.app = app
         self.db = db
         self.store = ViewStore(db)
         self.projection = AuditProjection(self.store, app.mapper, engine)
         self.batch_size = batch_size
+        # A rebuild is read by nobody until its swap, so it takes far larger batches: fewer commits, and each state
+        # decoded, judged and encoded once per batch rather than once per live-sized batch. Memory stays bounded by
+        # the batch, not the log.
+        self.rebuild_batch_size = rebuild_batch_size or max(batch_size, REBUILD_BATCH)
+        self.today: Callable[[], date] = lambda: datetime.now(CHINA_STANDARD_TIME).date()
+        self.memo_budget_s = 0.25  # per idle poll, judging the memos of the current business date
+        self._memos_filled: tuple[int, date, int] | None = None
 
     def _select(self, after: int, limit: int) -> Any:
         return self.app.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
@@ -59,6 +68,20 @@ class ProjectionWorker:
             if not notifications:
                 return 0
             return self.projection.process(cursor, generation, notifications)
+
+    def fill_memos(self) -> bool:
+        """Judges the date-judged findings of the current business date (Asia/Shanghai) that are not memoised yet
+        (objects changed since, or the date moved on), for about ``memo_budget_s`` seconds, so that reads find them
+        memoised; True when none is left. The following worker calls it while idle."""
+        with self.db.transaction() as cursor:
+            generation = self.store.lock_generation(cursor)
+            mark = (generation, self.today(), self.store.position(cursor, generation))
+            if mark == self._memos_filled:
+                return True
+            done = self.projection.memos.fill(cursor, generation, mark[1], self.memo_budget_s)
+        if done:
+            self._memos_filled = mark
+        return done
 
     def catch_up(self, progress: Progress | None = None) -> int:
         total = 0
@@ -109,7 +132,7 @@ class ProjectionWorker:
         position, head = 0, self.head()
         while True:
             with self.db.transaction() as cursor:
-                notifications = self._select(position, self.batch_size)
+                notifications = self._select(position, self.rebuild_batch_size)
                 if not notifications:
                     break
                 self.projection.process(cursor, new, notifications)
@@ -137,6 +160,8 @@ class ProjectionWorker:
         while not stop.is_set():
             try:
                 applied = self.run_once()
+                if not applied:  # idle: memoise today's date-judged findings, a slice per poll
+                    self.fill_memos()
             except Exception:  # the worker must outlive a database restart or a network cut
                 failures += 1
                 wait = min(backoff, max_backoff) * random.uniform(0.5, 1.0)

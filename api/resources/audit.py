@@ -235,14 +235,12 @@ def region(query: dict[str, Any], code: str) -> Any:
     if fmt != "json":
         return _exported([rollup, *rollup["children"]], ROLLUP_COLUMNS, fmt, f"region-{division.code}")
     progress = ProgressQueries(views)
-    projects = progress.progress(on=on, region=division.code)
     lags = progress.lag_findings(on=on, region=division.code)
     counts: dict[tuple[str, str], int] = {}
     for lag in lags:
         counts[(lag["rule"], lag["severity"])] = counts.get((lag["rule"], lag["severity"]), 0) + 1
     summary = {
-        "on": on, "projects": len(projects),
-        "behind_time_progress": sum(1 for p in projects if p["spending_progress"] < p["time_progress"]),
+        "on": on, **progress.progress_summary(on=on, region=division.code),
         "lag_findings": [{"rule": r, "severity": sev, "count": n} for (r, sev), n in sorted(counts.items())],
     }
     coverage = progress.coverage(division.code, on) if division.level != "township" else None

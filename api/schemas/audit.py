@@ -115,7 +115,8 @@ class RegionOut(Schema):
     children = Plain(metadata={"description": "the same figures for each child division with activity"})
     progress = Plain(metadata={"description": "on the evaluation date: projects behind time progress, LAG findings "
                                               "by rule and severity"})
-    coverage = Plain(allow_none=True, metadata={"description": "stations operating against township units"})
+    coverage = Plain(allow_none=True, metadata={"description": "stations operating against township units, and "
+                                                               "`service_points` as in GET /audit/coverage"})
     views_position = fields.Integer()
 
 
@@ -184,6 +185,39 @@ class CoverageQuery(ReadQuery):
         "description": "count 政企合一 township units"})
 
 
+def _share(description: str, example: str, **kwargs: bool) -> fields.Decimal:
+    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal", "example": example,
+                                                   "description": description}, **kwargs)
+
+
+class ServicePointTargetOut(Schema):
+    share = _share("of the villages and communities, by the deadline", "0.65")
+    by = fields.Date()
+    start = fields.Date(metadata={"description": "the straight line runs from nothing here to `share` at `by`"})
+    note = fields.String()
+    planned_on_date = _share("where the straight line stands on the evaluation date (rounded for display)", "0.3250")
+    planned_points = _share("the same in service points, two places; null without a village count", "65.00",
+                            allow_none=True)
+
+
+class ServicePointsOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    on = fields.Date()
+    reported = fields.Integer(metadata={"description": "village/community service points (村(社区)服务点) run by the "
+                                                       "region's projects operating on the date: the sum of their "
+                                                       "monthly reports dated on or before it"})
+    villages = fields.Integer(allow_none=True, metadata={
+        "description": "the region's villages and communities (村(社区)), configured with the plan; null when not "
+                       "configured (the division table stops at township level)"})
+    denominator = fields.String(metadata={"description": "the configured count, or 村(社区)数未配置"})
+    coverage = _share("reported / villages, four places; null without a village count", "0.3250", allow_none=True)
+    target = fields.Nested(ServicePointTargetOut)
+    behind_plan = fields.Boolean(allow_none=True, metadata={
+        "description": "below the straight line, compared exactly; null without a village count (nothing judged)"})
+    finding = Plain(allow_none=True, metadata={"description": "LAG-10 (村(社区)服务点覆盖滞后) when behind plan"})
+
+
 class CoverageOut(Schema):
     code = fields.String()
     name = fields.String()
@@ -198,4 +232,7 @@ class CoverageOut(Schema):
     behind_plan = fields.Boolean()
     finding = Plain(allow_none=True, metadata={"description": "LAG-10 when behind the straight line to the target"})
     children = Plain()
+    service_points = fields.Nested(ServicePointsOut, allow_none=True, metadata={
+        "description": "village/community service points against the region's service-point plan "
+                       "(`[[service_point_target]]` of the rules configuration); null when no plan names the region"})
     views_position = fields.Integer()

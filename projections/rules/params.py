@@ -60,7 +60,8 @@ class RuleParameters:
 
     def __init__(self, overrides: list[dict[str, Any]] | None = None, document: dict[str, Any] | None = None) -> None:
         self.overrides = [self._checked(o) for o in overrides or []]
-        self.document = document or {}  # the whole file: other sections (coverage targets) are read where used
+        # the whole file: other sections (coverage and service-point targets) are read where used
+        self.document = document or {}
 
     @classmethod
     def from_file(cls, path: str | Path | None) -> RuleParameters:
@@ -68,9 +69,18 @@ class RuleParameters:
             return cls()
         with open(path, "rb") as handle:
             document = tomllib.load(handle)
-        unknown = set(document) - {"override", "coverage_target"}
+        unknown = set(document) - {"override", "coverage_target", "service_point_target"}
         if unknown:
             raise ValueError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}")
+        from ledger.errors import InvalidRegionError
+        from projections.coverage import service_point_targets_from, targets_from  # not at module level: it
+        # imports this package
+
+        try:  # a bad plan is refused when the file is read, not at every read
+            targets_from(document)
+            service_point_targets_from(document)
+        except (ValueError, KeyError, ArithmeticError, InvalidRegionError) as error:
+            raise ValueError(f"{path}: {error}") from None
         return cls(document.get("override", []), document)
 
     @staticmethod

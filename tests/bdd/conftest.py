@@ -634,7 +634,7 @@ def register_planned_on(ledger: Ledger, on: str, who: str, township: str, code: 
 def report_outputs_on(ledger: Ledger, on: str, who: str, code: str, period: str, counts: str) -> None:
     """Counts are written 个案"7"个、小组"2"个."""
     values = {INDICATOR_CODES[name]: int(n) for name, n in
-              re.findall("(" + "|".join(INDICATOR_CODES) + r')"([0-9]+)"', counts)}
+              re.findall("(" + "|".join(map(re.escape, INDICATOR_CODES)) + r')"([0-9]+)"', counts)}
     assert values, f"write counts as 个案\"7\"个, not {counts!r}"
     body = {"month": month(period), "values": values, "effective_on": day(on)}
     _posted(ledger, who, f"/projects/{ledger.projects[code]}/outputs", body, kind="月报")

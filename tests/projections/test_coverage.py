@@ -9,11 +9,26 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ledger.regions import children, township_kind, townships_under
-from projections.coverage import DEFAULT_TARGETS, CountingRule, CoverageTarget, coverage, coverage_finding
+from ledger.vocabulary import OUTPUT_INDICATORS
+from projections.coverage import (
+    DEFAULT_SERVICE_POINT_TARGETS,
+    DEFAULT_TARGETS,
+    CountingRule,
+    CoverageTarget,
+    ServicePointTarget,
+    coverage,
+    coverage_finding,
+    reported_service_points,
+    service_point_targets_from,
+    service_points,
+)
+from projections.rules.params import RuleParameters
 
 LANZHOU, LHASA, HEBEI = "620100", "540100", "130000"
 LANZHOU_NEW_AREA = "620171"  # 兰州新区: a statistical functional zone
@@ -165,3 +180,129 @@ def test_coverage_targets_come_from_the_rules_configuration_file(tmp_path) -> No
 
     with pytest.raises(ValueError, match="share"):
         targets_from(RuleParameters.from_file(path).document)
+
+
+# -- 村(社区)社工服务点 (拉萨市: 65% of its villages and communities by end-2024) --------------------------------------
+
+# The division table stops at township level, so the village count is configured; 200 is a test figure.
+LHASA_PLAN = ServicePointTarget(LHASA, Decimal("0.65"), date(2024, 12, 31), date(2023, 1, 1), "", villages=200)
+NEW_YEAR_2024 = date(2024, 1, 1)  # 365 of the 730 days: the line stands at 32.5%, 65 of 200
+
+
+def monthly(*reports: tuple[str, date, int]) -> dict[str, dict[str, Any]]:
+    """One project's output reports (month → report) as the projection keeps them."""
+    return {month: {"values": {"service_points": points, "cases": 3}, "effective_on": on}
+            for month, on, points in reports}
+
+
+def test_the_default_service_point_plan_is_lhasas_65_percent_by_end_2024_without_a_village_count() -> None:
+    assert [(t.region, t.share, t.start, t.by, t.villages) for t in DEFAULT_SERVICE_POINT_TARGETS] == [
+        (LHASA, Decimal("0.65"), date(2023, 1, 1), date(2024, 12, 31), None)]
+    assert OUTPUT_INDICATORS["service_points"] == "村(社区)服务点"
+
+
+def test_service_points_sum_the_monthly_reports_dated_on_or_before_the_evaluation_date() -> None:
+    baguo = monthly(("2023-06", date(2023, 7, 5), 30), ("2023-12", date(2024, 1, 3), 6))
+    deqing = monthly(("2023-11", date(2023, 12, 5), 34))
+
+    assert reported_service_points([baguo, deqing], NEW_YEAR_2024) == 64
+    assert reported_service_points([baguo, deqing], date(2024, 1, 3)) == 70
+    assert reported_service_points([baguo, deqing], date(2023, 7, 4)) == 0
+    assert reported_service_points([monthly(), {"2023-06": {"values": {"cases": 4}, "effective_on": NEW_YEAR_2024}}],
+                                   NEW_YEAR_2024) == 0
+
+
+@pytest.mark.parametrize(("points", "behind"), [(64, True), (65, False)])
+def test_lag10_service_points_exactly_on_the_straight_line_are_not_behind(points: int, behind: bool) -> None:
+    figure = service_points(LHASA, NEW_YEAR_2024, points, (LHASA_PLAN,))
+
+    assert figure is not None
+    assert figure["target"]["planned_on_date"] == Decimal("0.3250")
+    assert figure["target"]["planned_points"] == Decimal("65.00")
+    assert figure["behind_plan"] is behind and (figure["finding"] is not None) is behind
+    if behind:
+        finding = figure["finding"]
+        assert (finding["rule"], finding["severity"], finding["title"], finding["subject_id"]) == (
+            "LAG-10", "S3", "村(社区)服务点覆盖滞后", LHASA)
+        assert finding["finding_key"] == "service_points:2024-12-31" and finding["effective_on"] == NEW_YEAR_2024
+        assert "覆盖 64/200（32.00%），低于计划进度 32.50%（65.00 个）" in finding["detail"]
+        assert finding["params"] == {"target": "0.65", "by": "2024-12-31", "start": "2023-01-01",
+                                     "planned_on_date": "0.3250", "villages": 200, "reported": 64}
+
+
+@pytest.mark.parametrize(("points", "behind"), [(0, True), (1, False)])
+def test_lag10_one_service_point_meets_a_line_standing_at_exactly_one(points: int, behind: bool) -> None:
+    """200 villages at 65% over 130 days: one point a day, so on day 1 the line is exactly 1 point."""
+    plan = ServicePointTarget(LHASA, Decimal("0.65"), date(2023, 1, 1) + timedelta(days=130), date(2023, 1, 1),
+                              villages=200)
+
+    figure = service_points(LHASA, date(2023, 1, 2), points, (plan,))
+
+    assert figure is not None and figure["behind_plan"] is behind
+
+
+@pytest.mark.parametrize(("points", "behind"), [(129, True), (130, False)])
+def test_lag10_service_points_are_compared_exactly_not_after_rounding(points: int, behind: bool) -> None:
+    """Over 131 days, on day 130 the line stands at 130 × 130 / 131 = 129.008 points: 64.504%, shown as 64.50%.
+    129 points are 64.50% too, and still behind."""
+    plan = ServicePointTarget(LHASA, Decimal("0.65"), date(2023, 1, 1) + timedelta(days=131), date(2023, 1, 1),
+                              villages=200)
+
+    figure = service_points(LHASA, date(2023, 1, 1) + timedelta(days=130), points, (plan,))
+
+    assert figure is not None and figure["target"]["planned_on_date"] == Decimal("0.6450")
+    assert figure["target"]["planned_points"] == Decimal("129.01")
+    assert figure["behind_plan"] is behind
+
+
+def test_lag10_service_points_at_and_after_the_deadline_the_whole_share_is_due() -> None:
+    for on in (date(2024, 12, 31), date(2025, 6, 30)):
+        assert service_points(LHASA, on, 129, (LHASA_PLAN,))["behind_plan"] is True
+        assert service_points(LHASA, on, 130, (LHASA_PLAN,))["behind_plan"] is False
+    assert service_points(LHASA, date(2023, 1, 1), 0, (LHASA_PLAN,))["behind_plan"] is False
+
+
+def test_without_a_configured_village_count_the_figure_says_so_and_judges_nothing() -> None:
+    figure = service_points(LHASA, NEW_YEAR_2024, 30)  # the default plan: no village count
+
+    assert figure is not None
+    assert (figure["reported"], figure["villages"], figure["coverage"], figure["behind_plan"]) == (30, None, None, None)
+    assert figure["denominator"] == "村(社区)数未配置"
+    assert figure["target"]["planned_on_date"] == Decimal("0.3250") and figure["target"]["planned_points"] is None
+    assert figure["finding"] is None
+    assert service_points(LHASA, date(2025, 6, 30), 0)["finding"] is None
+
+
+def test_a_region_no_service_point_plan_names_has_no_figure() -> None:
+    assert service_points(LANZHOU, NEW_YEAR_2024, 12) is None
+    assert service_points("540102", NEW_YEAR_2024, 12, (LHASA_PLAN,)) is None  # 城关区: the plan is the city's
+
+
+def test_service_point_plans_come_from_the_rules_configuration_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text('[[service_point_target]]\nregion = "540100"\nvillages = 250\nshare = "0.65"\nby = 2024-12-31\n'
+                    'start = 2023-01-01\nnote = "拉萨市村(社区)社工服务点覆盖65%"\n', encoding="utf-8")
+
+    [plan] = service_point_targets_from(RuleParameters.from_file(path).document)
+
+    assert (plan.region, plan.villages, plan.share, plan.by, plan.start, plan.note) == (
+        LHASA, 250, Decimal("0.65"), date(2024, 12, 31), date(2023, 1, 1), "拉萨市村(社区)社工服务点覆盖65%")
+    assert service_point_targets_from({}) == DEFAULT_SERVICE_POINT_TARGETS
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('region = "540100"\nvillages = 0\nshare = "0.65"\nby = 2024-12-31\nstart = 2023-01-01', "villages"),
+    ('region = "540100"\nvillages = "250"\nshare = "0.65"\nby = 2024-12-31\nstart = 2023-01-01', "villages"),
+    ('region = "540100"\nvillages = 250\nshare = "65"\nby = 2024-12-31\nstart = 2023-01-01', "share"),
+    ('region = "540100"\nvillages = 250\nshare = "0.65"\nby = 2024-12-31', "needs start"),
+    ('region = "540100"\nvilages = 250\nshare = "0.65"\nby = 2024-12-31\nstart = 2023-01-01', "vilages"),
+    ('region = "540102002"\nshare = "0.65"\nby = 2024-12-31\nstart = 2023-01-01', "not a township"),
+    ('region = "999999"\nshare = "0.65"\nby = 2024-12-31\nstart = 2023-01-01', "999999"),
+])
+def test_a_bad_service_point_plan_is_refused_when_the_configuration_is_read(tmp_path: Path, table: str,
+                                                                            message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(f"[[service_point_target]]\n{table}\n", encoding="utf-8")
+
+    with pytest.raises(ValueError, match=message):
+        RuleParameters.from_file(path)

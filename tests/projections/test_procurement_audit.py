@@ -26,7 +26,7 @@ JIANBEI = "130102001"
 
 def _memory_worker(app: LedgerApplication, batch_size: int = 1, engine: RuleEngine | None = None
                    ) -> ProjectionWorker:
-    return ProjectionWorker(app, SQLiteDatabase(""), engine, batch_size=batch_size)
+    return ProjectionWorker(app, SQLiteDatabase(""), engine, batch_size=batch_size, rebuild_batch_size=batch_size)
 
 
 def _prc(queries: AuditQueries, rule_code: str = "PRC", **query: Any) -> list[tuple[str, str, str]]:

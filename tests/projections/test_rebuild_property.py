@@ -229,7 +229,7 @@ def in_memory() -> Iterator[tuple[LedgerApplication, Database]]:
 
 def assert_rebuild_equals_incremental(app: LedgerApplication, worker: ProjectionWorker, rebuild_batch: int) -> None:
     incremental = view_rows(worker.db)
-    worker.batch_size = rebuild_batch
+    worker.batch_size = worker.rebuild_batch_size = rebuild_batch
     status = worker.rebuild()
     rebuilt = view_rows(worker.db)
 

@@ -184,6 +184,18 @@ def test_a_rebuild_from_zero_gives_the_same_rows_as_incremental_processing(app: 
     assert live_content(rebuilt) == judged(app)
 
 
+def test_a_rebuild_reads_the_log_in_its_own_larger_batches(app: LedgerApplication, views: Database,
+                                                          posting: Officer) -> None:
+    post_scenario(posting)
+    worker = ProjectionWorker(app, views, batch_size=2)
+    batches: list[int] = []
+
+    worker.rebuild(lambda position, head: batches.append(position))
+
+    assert batches == [posting.last_position]  # one transaction for this whole log, not one per two events
+    assert worker.position() == posting.last_position
+
+
 def test_reads_keep_using_the_old_views_until_a_rebuild_swaps_the_new_ones_in(worker: ProjectionWorker,
                                                                              queries: AuditQueries,
                                                                              posting: Officer) -> None:
@@ -192,7 +204,7 @@ def test_reads_keep_using_the_old_views_until_a_rebuild_swaps_the_new_ones_in(wo
     before = queries.list_findings(limit=1000)
     reads_during_rebuild: list[bool] = []
 
-    worker.batch_size = 5
+    worker.batch_size = worker.rebuild_batch_size = 5
     worker.rebuild(lambda position, head: reads_during_rebuild.append(queries.list_findings(limit=1000) == before))
 
     assert len(reads_during_rebuild) > 3 and all(reads_during_rebuild)
