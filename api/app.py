@@ -22,6 +22,7 @@ from api.schemas.common import ProblemSchema
 from api.schemas.procurements import STEP_SCHEMAS
 from api.sealing import init_sealing
 from api.security import check_token_rate, init_security
+from projections.ocds import check_prefix
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Builds the API. ``config`` holds the keys of the environment variables; without it they are read from the
     environment. Nothing touches the database here: the ledger is created on the first request that needs it."""
     values = load_config(config)
+    check_prefix(values["LEDGER_OCDS_PREFIX"])  # a wrong OCID prefix stops the server at start, not on an export
     app = Flask("api")
     app.config.update(
         API_TITLE="Welfare fund ledger (福彩公益金)",

@@ -123,3 +123,8 @@ def test_export_refuses_an_unknown_region_and_a_malformed_prefix(app_env: dict[s
     monkeypatch.setenv("LEDGER_OCDS_PREFIX", "ocds-TOO-LONG")
     malformed = CliRunner().invoke(main, ["export", "ocds"])
     assert malformed.exit_code != 0 and "LEDGER_OCDS_PREFIX" in malformed.output
+
+
+def test_the_server_refuses_to_start_with_a_malformed_prefix(app_env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="LEDGER_OCDS_PREFIX"):
+        t.make_app(app_env, LEDGER_OCDS_PREFIX="ocds-TOO-LONG")
