@@ -103,11 +103,16 @@ def _http_timings(base: str, token: str, path: str, samples: int, budget_s: floa
     session = requests.Session()
     session.headers.update({"Authorization": f"Bearer {token}"})
 
-    def call() -> None:
-        response = session.get(base + path, timeout=60)
+    def call(timeout: float = 60) -> None:
+        response = session.get(base + path, timeout=timeout)
         response.raise_for_status()
 
-    return figures.timings(call, samples, warmup=1, budget_s=budget_s)
+    # The first read of a date judges every object's date-dependent findings once and memoises them (the worker
+    # does the same for today when idle): timed on its own, then the reads that follow.
+    began = time.perf_counter()
+    call(timeout=1800)
+    first_ms = (time.perf_counter() - began) * 1000
+    return {**figures.timings(call, samples, warmup=0, budget_s=budget_s), "first_ms": first_ms}
 
 
 def postgres_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any]) -> None:
@@ -322,6 +327,8 @@ def report(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any], seco
         row(f"{name} at {r['log_events']:,} events", _fmt(q["median_ms"], "ms median"),
             f"{_fmt(q['median_ms'])} / {_fmt(q['p99_ms'])} / {_fmt(q['max_ms'])} ms", "≤ 50 ms median, ≤ 200 ms p99",
             q["median_ms"] <= 50 and q["p99_ms"] <= 200)
+        if "first_ms" in q:
+            row(f"{name}: first read of the date (judges and memoises every object)", _fmt(q["first_ms"], "ms"))
     row(f"rebuild peak RSS at {rbs['events']:,} and {rb['events']:,} events",
         f"{_fmt(rbs['peak_rss_mb'])} MB → {_fmt(rb['peak_rss_mb'])} MB", "", "≤ +10 % (100k → 1M)",
         rb["peak_rss_mb"] <= rbs["peak_rss_mb"] * 1.1)
