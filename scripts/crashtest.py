@@ -688,7 +688,7 @@ def check_views_equal_rebuild(stack: Stack) -> dict[str, int]:
         followed = view_rows(db)
     finally:
         db.close()
-    result = stack.run_cli("projections", "rebuild")
+    result = stack.run_cli("projections", "rebuild", timeout=3600)
     if result.returncode != 0:
         raise RuntimeError(f"rebuild failed: {result.stderr[-2000:]}")
     db = database_from_env(read_env(stack.env))

@@ -121,7 +121,10 @@ def soak(store: str, store_env: dict[str, str], workdir: Path, *, minutes: float
     samples: list[Sample] = []
     try:
         stack.start()
-        ledger = prepare(stack, env)
+        # About a station-year's postings (~300) per project by the end, as in the province-year workload, rather
+        # than thousands piling onto a dozen projects.
+        projects = min(500, max(12, int((rate or 50) * minutes * 60 / 300)))
+        ledger = prepare(stack, env, projects=projects)
         capacity = None
         if rate is None:
             capacity = measure_capacity(stack, ledger, measure_seconds, clients)
