@@ -36,7 +36,7 @@ from api.serving import free_port
 from ledger.access import issue_token
 from ledger.application import LedgerApplication
 from projections.database import Database, database_from_env
-from projections.store import TABLES, ViewStore
+from projections.store import CACHES, TABLES, ViewStore
 
 CLI = [sys.executable, "-c", "from api.cli import main; main()"]
 OFFICER_SCOPE = "130102"
@@ -697,7 +697,8 @@ def check_views_equal_rebuild(stack: Stack) -> dict[str, int]:
     finally:
         db.close()
     followed, rebuilt = rebuildable(followed), rebuildable(rebuilt)
-    different = [name for name in TABLES if followed[name] != rebuilt[name]]
+    # The memo tables are caches of date-judged findings, filled when a read or the idle worker asks; not views.
+    different = [name for name in TABLES if name not in CACHES and followed[name] != rebuilt[name]]
     if different:
         name = different[0]
         extra = [r for r in followed[name] if r not in rebuilt[name]][:3]
