@@ -115,6 +115,19 @@ def _http_timings(base: str, token: str, path: str, samples: int, budget_s: floa
     return {**figures.timings(call, samples, warmup=0, budget_s=budget_s), "first_ms": first_ms}
 
 
+def _posting(args: argparse.Namespace, sizes: Sizes, base: str, process: Any, worker: ProjectionWorker,
+             app: LedgerApplication, workload: Any, officer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """wrk posting expenditures over every project of the workload, with the projection lag sampled meanwhile."""
+    head = worker.head()
+    with LagSampler(worker) as sampler:
+        posting = wrk(base, _paths([str(app.find_project_id(c)) for c in workload.projects]), officer,
+                      connections=args.connections, seconds=sizes.wrk_seconds)
+    posting["drain_s"] = sampler.drain_seconds()
+    posting["events_written"] = worker.head() - head
+    posting["worker_rss_mb"] = worker_rss_mb(process.pid)
+    return posting, sampler.summary()
+
+
 def postgres_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any]) -> None:
     """Province-year log on PostgreSQL: load, raw read and rebuild at two sizes, as-of replay, queries over HTTP,
     then HTTP posting with the projection worker as its own process (LEDGER_PROJECTIONS=external)."""
@@ -162,14 +175,8 @@ def postgres_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, A
                                   ("query_region", "/api/v1/audit/regions/130000")):
                     results[key] = _http_timings(base, auditor, path, sizes.samples, sizes.query_budget_s)
                 say(f"HTTP posting on PostgreSQL: wrk, {args.connections} connections, {sizes.wrk_seconds}s")
-                head = worker.head()
-                with LagSampler(worker) as sampler:
-                    posting = wrk(base, _paths([str(app.find_project_id(c)) for c in workload.projects]), officer,
-                                  connections=args.connections, seconds=sizes.wrk_seconds)
-                posting["drain_s"] = sampler.drain_seconds()
-                posting["events_written"] = worker.head() - head
-                posting["worker_rss_mb"] = worker_rss_mb(process.pid)
-                results["posting_pg"], results["lag_pg"] = posting, sampler.summary()
+                results["posting_pg"], results["lag_pg"] = _posting(args, sizes, base, process, worker, app,
+                                                                    workload, officer)
         finally:
             stop(projections)
             worker.db.close()
@@ -193,14 +200,8 @@ def sqlite_ledger(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any
         try:
             with server(None, env, args.workers, args.threads_sqlite) as (base, process):
                 say(f"HTTP posting on SQLite: wrk, {args.connections} connections, {sizes.wrk_seconds}s")
-                head = worker.head()
-                with LagSampler(worker) as sampler:
-                    posting = wrk(base, _paths([str(app.find_project_id(c)) for c in workload.projects]), officer,
-                                  connections=args.connections, seconds=sizes.wrk_seconds)
-                posting["drain_s"] = sampler.drain_seconds()
-                posting["events_written"] = worker.head() - head
-                posting["worker_rss_mb"] = worker_rss_mb(process.pid)
-                results["posting_sqlite"], results["lag_sqlite"] = posting, sampler.summary()
+                results["posting_sqlite"], results["lag_sqlite"] = _posting(args, sizes, base, process, worker, app,
+                                                                            workload, officer)
         finally:
             worker.db.close()
             app.close()
