@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.conftest import ARTIFACTS, DemoServer
 
@@ -30,6 +31,10 @@ def _sign_in(driver: Any, server: DemoServer, token: str) -> None:
     assert "/console/login" in driver.current_url  # not signed in: sent to the sign-in form
     driver.find_element(by.ID, "token").send_keys(token)
     driver.find_element(by.ID, "sign-in").click()
+    # The click returns once the form is sent, not once the overview has arrived: on a busy machine the next lookup
+    # would otherwise still see the sign-in page.
+    WebDriverWait(driver, 120).until(lambda d: "/console/login" not in d.current_url
+                                     and d.execute_script("return document.readyState") == "complete")
 
 
 def _click_link(driver: Any, text: str) -> None:
