@@ -21,7 +21,7 @@ from api.auth import actor, check_read_scope
 from api.console.chart import progress_chart
 from api.console.session import init_session
 from api.extension import extension, ledger
-from api.fields import jsonable
+from api.resources.audit import evidence_events
 from api.security import check_token_rate
 from ledger.errors import LedgerError, NotFoundError, OutOfScopeError, ValidationError
 from ledger.finding_case import DECISIONS
@@ -239,21 +239,6 @@ def _exported(rows: list[dict[str, Any]], columns: Any, fmt: str, name: str) -> 
     abort(404)
 
 
-def _evidence_events(finding: dict[str, Any]) -> list[dict[str, Any]]:
-    from ledger.views import event_view
-
-    events = []
-    for ref in finding.get("evidence") or []:
-        aggregate, _, version = str(ref.get("event_id", "")).partition(":")
-        try:
-            aggregate_id, number = UUID(aggregate), int(version)
-        except ValueError:
-            continue
-        for event in ledger().events.get(aggregate_id, gt=number - 1, lte=number):
-            events.append(jsonable(event_view(event, ref.get("position"))))
-    return events
-
-
 def _in_scope(code: str) -> None:
     actor().check_scope(code)
 
@@ -325,7 +310,7 @@ def project(project_id: UUID) -> str:
     progress = rows[0]
     findings = _findings(views, on, project=str(project_id))
     for f in findings:
-        f["evidence_events"] = _evidence_events(f)
+        f["evidence_events"] = evidence_events(f)
     return render_template("console/project.html", project=found, progress=progress, findings=findings,
                            chart=progress_chart(progress), on=on, breadcrumbs=_breadcrumbs(region_code))
 
@@ -342,7 +327,7 @@ def _finding_in_scope(views: AuditQueries, finding_id: str) -> dict[str, Any]:
 def finding(finding_id: str) -> str:
     """A finding with its evidence events and decision history; auditors get the decision form."""
     finding = _finding_in_scope(_views(), finding_id)
-    return render_template("console/finding.html", finding=finding, evidence=_evidence_events(finding),
+    return render_template("console/finding.html", finding=finding, evidence=evidence_events(finding),
                            decisions=DECISIONS, today=_today(), breadcrumbs=_breadcrumbs(finding["region_code"]),
                            error=None)
 
@@ -366,7 +351,7 @@ def decide(finding_id: str) -> Any:
     except LedgerError as error:
         if isinstance(error, OutOfScopeError):
             raise
-        return render_template("console/finding.html", finding=finding, evidence=_evidence_events(finding),
+        return render_template("console/finding.html", finding=finding, evidence=evidence_events(finding),
                                decisions=DECISIONS, today=_today(), error=str(error),
                                breadcrumbs=_breadcrumbs(finding["region_code"])), 422
     if extension().views_at_least(result.get("position")):

@@ -171,11 +171,12 @@ def _finding_in_scope(finding_id: str) -> dict[str, Any]:
     return finding
 
 
-def _evidence_events(finding: dict[str, Any]) -> list[dict[str, Any]]:
+def evidence_events(finding: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored events a finding cites as its evidence, as the API shows events (read from the event store)."""
     from ledger.views import event_view
 
     events = []
-    for ref in finding["evidence"]:
+    for ref in finding.get("evidence") or []:
         aggregate, _, version = str(ref.get("event_id", "")).partition(":")
         try:
             aggregate_id, number = UUID(aggregate), int(version)
@@ -198,7 +199,7 @@ def get_finding(query: dict[str, Any], finding_id: str) -> Any:
     if finding is None:
         raise NotFoundError(f"no finding {finding_id}")
     _in_scope(finding["region_code"])
-    return {**finding, "evidence_events": _evidence_events(finding)}
+    return {**finding, "evidence_events": evidence_events(finding)}
 
 
 @blp.route("/audit/findings/<string:finding_id>/decisions", methods=["POST"])
