@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.conftest import ARTIFACTS, DemoServer
@@ -30,15 +31,20 @@ def _sign_in(driver: Any, server: DemoServer, token: str) -> None:
     driver.get(server.url + "/console/")
     assert "/console/login" in driver.current_url  # not signed in: sent to the sign-in form
     driver.find_element(by.ID, "token").send_keys(token)
-    driver.find_element(by.ID, "sign-in").click()
-    # The click returns once the form is sent, not once the overview has arrived: on a busy machine the next lookup
-    # would otherwise still see the sign-in page.
-    WebDriverWait(driver, 120).until(lambda d: "/console/login" not in d.current_url
+    _navigate(driver, driver.find_element(by.ID, "sign-in"))
+
+
+def _navigate(driver: Any, element: Any) -> None:
+    """Clicks a link or a form's button and waits until the next page has replaced this one: the click returns once
+    the request is sent, so the next lookup could otherwise still see the old page."""
+    old = driver.find_element(_by().TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 120).until(lambda d: staleness_of(old)(d)
                                      and d.execute_script("return document.readyState") == "complete")
 
 
 def _click_link(driver: Any, text: str) -> None:
-    driver.find_element(_by().LINK_TEXT, text).click()
+    _navigate(driver, driver.find_element(_by().LINK_TEXT, text))
 
 
 def test_auditor_drills_down_to_a_township_project_and_acknowledges_a_finding(browser: Any,
@@ -63,12 +69,12 @@ def test_auditor_drills_down_to_a_township_project_and_acknowledges_a_finding(br
     _shot(d, "04-county")
     township = d.find_elements(by.CSS_SELECTOR, "#rollup tbody td a")[0]
     township_name = township.text
-    township.click()
+    _navigate(d, township)
     assert township_name in d.find_element(by.ID, "region-name").text
     assert "乡镇(街道)" in d.find_element(by.ID, "region-name").text
     _shot(d, "05-township")
 
-    d.find_element(by.CSS_SELECTOR, "#projects tbody a").click()
+    _navigate(d, d.find_element(by.CSS_SELECTOR, "#projects tbody a"))
     assert township_name in d.find_element(by.ID, "project-name").text
     chart = d.find_element(by.ID, "progress-chart")
     assert chart.tag_name == "svg"
@@ -79,7 +85,7 @@ def test_auditor_drills_down_to_a_township_project_and_acknowledges_a_finding(br
     assert d.find_elements(by.CSS_SELECTOR, ".finding-evidence table.evidence tbody tr")
     _shot(d, "06-project")
 
-    d.find_element(by.CSS_SELECTOR, "#project-findings a[href*='/console/findings/']").click()
+    _navigate(d, d.find_element(by.CSS_SELECTOR, "#project-findings a[href*='/console/findings/']"))
     assert d.find_elements(by.CSS_SELECTOR, "#evidence table.evidence tbody tr")
     assert "未处理" in d.find_element(by.ID, "finding-status").text
     _shot(d, "07-finding")
@@ -88,7 +94,7 @@ def test_auditor_drills_down_to_a_township_project_and_acknowledges_a_finding(br
 
     Select(d.find_element(by.ID, "decision")).select_by_value("acknowledge")
     d.find_element(by.ID, "note").send_keys("已核实,责令整改。")
-    d.find_element(by.ID, "record-decision").click()
+    _navigate(d, d.find_element(by.ID, "record-decision"))
     assert "已确认" in d.find_element(by.ID, "finding-status").text
     assert "确认问题" in d.find_element(by.ID, "decisions").text
     assert "已记录" in d.find_element(by.CLASS_NAME, "flash").text
