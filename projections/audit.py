@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -19,7 +19,7 @@ from projections.procurement_state import to_record as procurement_record
 from projections.rules import Finding
 from projections.rules.earmarking import invoice_key
 from projections.state import FundState, ProjectState, ReadModel, to_record
-from projections.store import Cursor, ViewStore, as_json, cents, iso
+from projections.store import SPLIT, Counts, Cursor, ViewStore, as_json, cents, iso
 
 DECISION_TOPIC_PREFIX = "ledger:FindingCase."
 PRC = "PRC-%"  # a LIKE pattern, always passed as a parameter (a literal % would clash with psycopg's placeholders)
@@ -98,22 +98,116 @@ def finding_row(f: Finding, first_position: int, position: int, group: str | Non
     }
 
 
+class StateCache:
+    """The states the last batches of this process read or wrote, decoded, so that the next batch need not read
+    them again: a batch touching a project otherwise decodes all its entries and writes its state row again.
+
+    Valid only while this process is the views' only writer: each batch starts by comparing the tracking position
+    it reads with the one this process committed last (``mark``); any other position (another process applied a
+    batch, or this process's last transaction did not commit) empties the cache. Bounded by ``max_items`` list
+    items (a project's entries, a fund's allocations), least recently used first out.
+    """
+
+    def __init__(self, max_items: int = 50_000) -> None:
+        self.max_items = max_items
+        self.mark: tuple[int, int] | None = None
+        self._states: OrderedDict[tuple[str, str], tuple[dict[str, Any], Counts]] = OrderedDict()
+        self._items = 0
+        self.hits = self.misses = 0
+
+    def check(self, mark: tuple[int, int]) -> None:
+        if mark != self.mark:
+            self.clear()
+
+    def clear(self) -> None:
+        self._states.clear()
+        self._items = 0
+        self.mark = None
+
+    def get(self, key: tuple[str, str]) -> tuple[dict[str, Any], Counts] | None:
+        found = self._states.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._states.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], record: dict[str, Any], counts: Counts) -> None:
+        old = self._states.pop(key, None)
+        if old is not None:
+            self._items -= self._size(key[0], old[0])
+        self._states[key] = (record, counts)
+        self._items += self._size(key[0], record)
+        while self._items > self.max_items and self._states:
+            evicted, (gone, _) = self._states.popitem(last=False)
+            self._items -= self._size(evicted[0], gone)
+
+    @staticmethod
+    def _size(kind: str, record: dict[str, Any]) -> int:
+        return 1 + sum(len(record.get(name) or ()) for name in SPLIT.get(kind, ()))
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
+class _BatchStates:
+    """What one batch read: through the cache when there is one, with the stored list lengths of each state."""
+
+    def __init__(self, store: ViewStore, cursor: Cursor, generation: int, cache: StateCache | None) -> None:
+        self.store, self.cursor, self.generation, self.cache = store, cursor, generation, cache
+        self.stored: dict[tuple[str, str], Counts] = {}
+        self.read: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def load(self, kind: str, ident: str) -> dict[str, Any] | None:
+        key = (kind, ident)
+        found = self.cache.get(key) if self.cache is not None else None
+        if found is None:
+            found = self.store.load_counted(self.cursor, self.generation, kind, ident)
+            if found is None:
+                return None
+        self.read[key], self.stored[key] = found
+        return found[0]
+
+    def saved(self, rows: list[tuple[str, str, dict[str, Any]]], counts: dict[tuple[str, str], Counts]) -> None:
+        for kind, ident, record in rows:
+            self.read[(kind, ident)] = record
+            self.stored[(kind, ident)] = counts.get((kind, ident), {})
+
+    def keep(self, position: int) -> None:
+        """After the batch: the cache holds what it read and wrote, as of ``position``."""
+        if self.cache is None:
+            return
+        for key, record in self.read.items():
+            self.cache.put(key, record, self.stored[key])
+        self.cache.mark = (self.generation, position)
+
+
 COMPARED = ("rule_version", "severity", "detail", "effective_on", "params", "evidence", "retracted_position")
 
 
 class AuditProjection:
     """Applies notifications to one generation of the view tables; the caller owns the transaction."""
 
-    def __init__(self, store: ViewStore, mapper: Mapper[Any], engine: RuleEngine | None = None) -> None:
+    def __init__(self, store: ViewStore, mapper: Mapper[Any], engine: RuleEngine | None = None,
+                 cache: StateCache | None = None) -> None:
         self.store = store
         self.mapper = mapper
         self.engine = engine or RuleEngine()
         self.memos = LagMemos(store, self.engine)
+        self.cache = cache if cache is not None else StateCache()
 
-    def process(self, cursor: Cursor, generation: int, notifications: Sequence[Notification]) -> int:
+    def process(self, cursor: Cursor, generation: int, notifications: Sequence[Notification],
+                cached: bool = True) -> int:
+        """Applies ``notifications``. ``cached``: states may come from, and go to, this process's cache (live
+        batches); a rebuild's batches, which read each state once, pass False."""
         store = self.store
-        model = ReadModel(load=lambda kind, ident: store.load_state(cursor, generation, kind, ident))
-        procurements = ProcurementModel(load=lambda ident: store.load_state(cursor, generation, "procurement", ident),
+        cache = self.cache if cached else None
+        if cache is not None:
+            cache.check((generation, store.position(cursor, generation)))
+        states = _BatchStates(store, cursor, generation, cache)
+        model = ReadModel(load=states.load)
+        procurements = ProcurementModel(load=lambda ident: states.load("procurement", ident),
                                         owner_of=lambda project_id, entry_id: _paid_by(model, project_id, entry_id))
         decisions = []
         # Per aggregate, the latest business date among this batch's events: the date a retraction takes effect
@@ -134,8 +228,8 @@ class AuditProjection:
         last = notifications[-1].id
         funds = [model.funds[i] for i in sorted(model.touched_funds)]
         projects = [model.projects[i] for i in sorted(model.touched_projects)]
-        store.save_states(cursor, generation, [("fund", f.id, to_record(f)) for f in funds]
-                          + [("project", p.id, to_record(p)) for p in projects])
+        rows = [("fund", f.id, to_record(f)) for f in funds] + [("project", p.id, to_record(p)) for p in projects]
+        states.saved(rows, store.save_states(cursor, generation, rows, states.stored, model.changed_items))
         store.upsert(cursor, generation, "funds", [fund_row(f) for f in funds], ("fund_id",))
         store.upsert(cursor, generation, "projects", [project_row(p) for p in projects], ("project_id",))
         store.upsert(cursor, generation, "lines", [r for p in projects for r in line_rows(p)], ("project_id", "line"))
@@ -145,10 +239,11 @@ class AuditProjection:
                            "AND rule <> 'EAR-09' AND rule NOT LIKE ?", (project.id, PRC))
             self._reconcile(cursor, generation, cursor.fetchall(), found, last, changed_on.get(project.id))
         self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last, changed_on)
-        self._refresh_procurements(cursor, generation, procurements, last)
+        self._refresh_procurements(cursor, generation, procurements, last, states)
         self._record_decisions(cursor, generation, decisions)
         self._forget_memos(cursor, generation, model, procurements, last)
         store.set_position(cursor, generation, last)
+        states.keep(last)
         return len(notifications)
 
     def _forget_memos(self, cursor: Cursor, generation: int, model: ReadModel, procurements: ProcurementModel,
@@ -223,7 +318,8 @@ class AuditProjection:
         retracted_on = max((changed_on[i] for i in project_ids if i in changed_on), default=None)
         self._reconcile(cursor, generation, cursor.fetchall(), found, position, retracted_on, key)
 
-    def _refresh_procurements(self, cursor: Cursor, generation: int, model: ProcurementModel, position: int) -> None:
+    def _refresh_procurements(self, cursor: Cursor, generation: int, model: ProcurementModel, position: int,
+                              states: _BatchStates) -> None:
         """Saves the procurements this batch touched and re-judges them, with every process of the same buyer,
         category and provider (PRC-13 compares them). Two index rows live beside the states: the processes of each
         project (``project_procurements``, for the dated reads) and each PRC-13 group (``procurement_group``)."""
@@ -236,7 +332,7 @@ class AuditProjection:
         for pid in model.opened:
             by_project.setdefault(model.procurements[pid].project_id, []).append(pid)
         for project_id, opened in sorted(by_project.items()):
-            index = store.load_state(cursor, generation, "project_procurements", project_id) or {"ids": []}
+            index = states.load("project_procurements", project_id) or {"ids": []}
             indexes.append(("project_procurements", project_id,
                             {"ids": [*index["ids"], *(i for i in opened if i not in index["ids"])]}))
         groups: dict[str, list[str]] = {}
@@ -245,13 +341,13 @@ class AuditProjection:
             if key is None:
                 continue
             if key not in groups:
-                groups[key] = list((store.load_state(cursor, generation, "procurement_group", key)
-                                    or {"ids": []})["ids"])
+                groups[key] = list((states.load("procurement_group", key) or {"ids": []})["ids"])
             if state.id not in groups[key]:  # kept sorted, so the row does not depend on how batches were cut
                 groups[key] = sorted([*groups[key], state.id])
                 indexes.append(("procurement_group", key, {"ids": list(groups[key])}))
-        store.save_states(cursor, generation, [("procurement", s.id, procurement_record(s)) for s in touched]
-                          + list({(kind, ident): (kind, ident, body) for kind, ident, body in indexes}.values()))
+        rows = ([("procurement", s.id, procurement_record(s)) for s in touched]
+                + list({(kind, ident): (kind, ident, body) for kind, ident, body in indexes}.values()))
+        states.saved(rows, store.save_states(cursor, generation, rows, states.stored))
         judge: dict[str, tuple[ProcurementState, list[ProcurementState]]] = {}
         for state in touched:
             key = contract_group(state)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from ledger.regions import get_division, is_functional_zone, township_kind, townships_under
@@ -85,12 +86,19 @@ class CountingRule:
         return "统计用区划代码（2023）中的乡级单位" + (f"，不含{'、'.join(left_out)}" if left_out else "")
 
 
+@cache
+def _counted_units(code: str, rule: CountingRule) -> tuple[str, ...]:
+    """The township-level units of a region that count, by the counting rule: fixed division data, worked out once
+    per region and rule (a province has thousands)."""
+    return tuple(t.code for t in townships_under(code) if rule.counts(t.code))
+
+
 def coverage(region: str, operating: set[str], on: date, rule: CountingRule | None = None,
              targets: tuple[CoverageTarget, ...] = DEFAULT_TARGETS) -> dict[str, Any]:
     """Coverage of one region on a date, given the township codes with an operating station."""
     rule = rule or CountingRule()
     division = get_division(region)
-    units = [t.code for t in townships_under(division.code) if rule.counts(t.code)]
+    units = _counted_units(division.code, rule)
     covered = sum(1 for code in units if code in operating)
     share = Decimal(covered) / Decimal(len(units)) if units else Decimal(0)
     target = next((t for t in targets if t.region == division.code), None)

@@ -35,6 +35,7 @@ class Database:
 class _SQLiteCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor
+        self.generation_seen: int | None = None  # see ViewStore.seen_generation
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         return self._cursor.execute(sql, params)
@@ -113,6 +114,7 @@ class SQLiteDatabase(Database):
 class _PostgresCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
+        self.generation_seen: int | None = None  # see ViewStore.seen_generation
 
     @staticmethod
     def _sql(sql: str) -> str:

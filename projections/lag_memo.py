@@ -172,10 +172,7 @@ class LagMemos:
         return judged
 
     def _states(self, cursor: Cursor, generation: int, kind: str, ids: list[str]) -> dict[str, Any]:
-        marks = ", ".join("?" for _ in ids)
-        cursor.execute(f"SELECT id, body FROM {self._t('state', generation)} WHERE kind = ? AND id IN ({marks})",
-                       [kind, *ids])
-        return {row["id"]: decode(row["body"]) for row in cursor.fetchall()}
+        return self.store.load_states(cursor, generation, kind, ids)
 
     def _procurements(self, cursor: Cursor, generation: int, project_ids: list[str]) -> dict[str, list[Any]]:
         indexes = self._states(cursor, generation, "project_procurements", project_ids)

@@ -57,7 +57,7 @@ class AuditQueries:
         self.engine = engine or RuleEngine()
 
     def _t(self, cursor: Cursor, name: str) -> str:
-        return self.store.table(name, self.store.generation(cursor))
+        return self.store.table(name, self.store.seen_generation(cursor))
 
     # -- findings ------------------------------------------------------------------------------------------------
 
@@ -196,9 +196,12 @@ class AuditQueries:
         projection's state with the projection's own row builders, findings as they stood on that date."""
         dated = ViewStore(SQLiteDatabase(""))
         with self.store.db.transaction(write=False) as cursor:
-            generation = self.store.generation(cursor)
-            cursor.execute(f"SELECT kind, body FROM {self.store.table('state', generation)}")
-            states = cursor.fetchall()
+            generation = self.store.seen_generation(cursor)
+            states: dict[str, dict[str, dict[str, Any]]] = {}
+            for kind in ("fund", "project"):
+                cursor.execute(f"SELECT id, body FROM {self.store.table('state', generation)} WHERE kind = ?",
+                               (kind,))
+                states[kind] = self.store.states_of_rows(cursor, generation, kind, cursor.fetchall())
             cursor.execute(f"SELECT * FROM {self.store.table('findings', generation)} WHERE effective_on <= ? "
                            "AND (retracted_on IS NULL OR retracted_on > ?)", (on.isoformat(), on.isoformat()))
             findings = [{**row, "retracted_position": None, "retracted_on": None} for row in cursor.fetchall()]
@@ -206,15 +209,14 @@ class AuditQueries:
                            (on.isoformat(),))
             decisions = cursor.fetchall()
         funds, projects = [], []
-        for row in states:
-            if row["kind"] == "fund":
-                fund = fund_on(from_record(FundState, decode(row["body"])), on)
-                if fund is not None:
-                    funds.append(fund)
-            elif row["kind"] == "project":
-                project: ProjectState = from_record(ProjectState, decode(row["body"]))
-                if project.registered_on <= on:
-                    projects.append(project_on(project, on))
+        for record in states["fund"].values():
+            fund = fund_on(from_record(FundState, record), on)
+            if fund is not None:
+                funds.append(fund)
+        for record in states["project"].values():
+            project: ProjectState = from_record(ProjectState, record)
+            if project.registered_on <= on:
+                projects.append(project_on(project, on))
         with dated.db.transaction() as cursor:
             generation = dated.generation(cursor)
             dated.save_states(cursor, generation, [("fund", f.id, to_record(f)) for f in funds]
@@ -249,7 +251,7 @@ class AuditQueries:
 
     def load_project(self, project_id: str) -> tuple[ProjectState, dict[str, FundState]] | None:
         with self.store.db.transaction(write=False) as cursor:
-            generation = self.store.generation(cursor)
+            generation = self.store.seen_generation(cursor)
             record = self.store.load_state(cursor, generation, "project", project_id)
             if record is None:
                 return None
@@ -289,7 +291,7 @@ class AuditQueries:
             return []
         members = [project]
         with self.store.db.transaction(write=False) as cursor:
-            generation = self.store.generation(cursor)
+            generation = self.store.seen_generation(cursor)
             cursor.execute(f"SELECT DISTINCT project_id FROM {self.store.table('invoices', generation)} "
                            "WHERE group_key = ? AND project_id <> ?", (key, project.id))
             for row in cursor.fetchall():
@@ -308,11 +310,11 @@ class ProgressQueries:
         self.engine = audit.engine
 
     def _states(self, cursor: Cursor, kind: str, region_prefix: str, project: str | None = None) -> list[Any]:
-        generation = self.store.generation(cursor)
+        generation = self.store.seen_generation(cursor)
         state, table = self.store.table("state", generation), self.store.table(
             "projects" if kind == "project" else "funds", generation)
         key, region_column = ("project_id", "township_code") if kind == "project" else ("fund_id", "region_code")
-        sql = (f"SELECT s.body FROM {state} s JOIN {table} t ON s.id = t.{key} WHERE s.kind = ? "
+        sql = (f"SELECT s.id, s.body FROM {state} s JOIN {table} t ON s.id = t.{key} WHERE s.kind = ? "
                f"AND t.{region_column} LIKE ?")
         params: list[Any] = [kind, region_prefix + "%"]
         if project:
@@ -320,7 +322,8 @@ class ProgressQueries:
             params.append(project)
         cursor.execute(sql + f" ORDER BY t.{key}", params)
         cls = ProjectState if kind == "project" else FundState
-        return [from_record(cls, decode(row["body"])) for row in cursor.fetchall()]
+        records = self.store.states_of_rows(cursor, generation, kind, cursor.fetchall())
+        return [from_record(cls, record) for record in records.values()]
 
     def _scope_prefix(self, scope: str, region: str | None) -> str:
         return _prefix(region) if region else _prefix(scope)
@@ -385,7 +388,7 @@ class ProgressQueries:
         versions were read in) and stored for the next read."""
         memos = LagMemos(self.store, self.engine)
         with self.store.db.transaction(write=False) as cursor:
-            generation = self.store.generation(cursor)
+            generation = self.store.seen_generation(cursor)
             current, missing = memos.memos(cursor, generation, kind, on, prefix, ident, bodies)
             judged = memos.judge(cursor, generation, on, missing, only=only)
         if judged and only is None:

@@ -121,6 +121,8 @@ class ReadModel:
         self._load = load
         self.touched_funds: set[str] = set()
         self.touched_projects: set[str] = set()
+        # items of a state's lists changed in place (not appended): their stored rows are written again
+        self.changed_items: dict[tuple[str, str], dict[str, set[int]]] = {}
 
     def fund(self, fund_id: str) -> FundState | None:
         if fund_id not in self.funds and self._load is not None:
@@ -266,10 +268,11 @@ class ReadModel:
 
     def _project_reversed(self, e: Any, position: int) -> None:
         def change(p: ProjectState) -> None:
-            for entry in p.entries:
+            for index, entry in enumerate(p.entries):
                 if entry["entry_id"] == str(e.reversed_entry_id):
                     entry["reversed_by"] = str(e.entry_id)
                     entry["reversed_on"] = e.effective_on
+                    self.changed_items.setdefault(("project", p.id), {}).setdefault("entries", set()).add(index)
             p.entries.append({"entry_id": str(e.entry_id), "kind": "reversal", "amount": e.amount,
                               "reversed_entry_id": str(e.reversed_entry_id), "effective_on": e.effective_on,
                               "reversed_by": None, "ref": event_ref(e, position)})

@@ -19,6 +19,12 @@ from projections.database import Cursor, Database
 TABLES = {
     "tracking": "view TEXT PRIMARY KEY, position BIGINT NOT NULL",
     "state": "kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id)",
+    # the long lists of a state (a project's entries, a fund's allocations), one row per item: a batch writes the
+    # items it added or changed, not the whole list again (see ``SPLIT``)
+    "state_items": (
+        "kind TEXT NOT NULL, id TEXT NOT NULL, list TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, "
+        "PRIMARY KEY (kind, id, list, seq)"
+    ),
     "funds": (
         "fund_id TEXT PRIMARY KEY, region_code TEXT NOT NULL, parent_fund_id TEXT, fiscal_year INTEGER, "
         "document_no TEXT, appropriated BIGINT, allocated_to_funds BIGINT, allocated_to_projects BIGINT, "
@@ -65,7 +71,15 @@ INDEXES = {
 }
 
 
+# The lists of a state kept as item rows. The state row holds the rest and, under ``ITEMS``, each list's length: a
+# state row without it (written before lists were split) holds its lists itself and is read as it is.
+SPLIT: dict[str, tuple[str, ...]] = {"project": ("entries",), "fund": ("allocations",)}
+ITEMS = "$items"
+Counts = dict[str, int]  # list name -> items stored
+ItemChanges = dict[tuple[str, str], dict[str, set[int]]]  # (kind, id) -> list name -> indexes changed in place
+
 DDL_LOCK = 7_326_118_002  # an advisory lock id for the views' schema changes
+CHUNK = 500  # ids per IN (...) list
 
 
 def cents(amount: Decimal) -> int:
@@ -118,6 +132,15 @@ class ViewStore:
         cursor.execute("SELECT value FROM lv_meta WHERE name = 'generation'")
         return int(cursor.fetchone()["value"])
 
+    def seen_generation(self, cursor: Cursor) -> int:
+        """The live generation as this transaction first read it: a read that queries several tables asks once
+        (and so reads them all of one generation, even if a rebuild swaps another in meanwhile)."""
+        seen = getattr(cursor, "generation_seen", None)
+        if seen is None:
+            seen = self._generation(cursor)
+            cursor.generation_seen = seen  # type: ignore[attr-defined]
+        return int(seen)
+
     def generation(self, cursor: Cursor | None = None) -> int:
         if cursor is not None:
             return self._generation(cursor)
@@ -166,17 +189,98 @@ class ViewStore:
     # -- state blobs ---------------------------------------------------------------------------------------------
 
     def load_state(self, cursor: Cursor, generation: int, kind: str, ident: str) -> dict[str, Any] | None:
+        found = self.load_counted(cursor, generation, kind, ident)
+        return None if found is None else found[0]
+
+    def load_counted(self, cursor: Cursor, generation: int, kind: str, ident: str
+                     ) -> tuple[dict[str, Any], Counts] | None:
+        """A state with its lists, and how many items of each list are stored as rows (what ``save_states`` needs
+        to write only what changed)."""
         cursor.execute(f"SELECT body FROM {self.table('state', generation)} WHERE kind = ? AND id = ?",
                        (kind, ident))
         row = cursor.fetchone()
-        return None if row is None else decode(row["body"])
+        if row is None:
+            return None
+        record = decode(row["body"])
+        counts = self._attach_items(cursor, generation, kind, {ident: record})
+        return record, counts.get(ident, {})
 
-    def save_states(self, cursor: Cursor, generation: int, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+    def load_states(self, cursor: Cursor, generation: int, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The states of ``kind`` with these ids (those that exist), with their lists."""
+        wanted = sorted(set(ids))
+        records: dict[str, dict[str, Any]] = {}
+        for chunk in (wanted[i:i + CHUNK] for i in range(0, len(wanted), CHUNK)):
+            cursor.execute(f"SELECT id, body FROM {self.table('state', generation)} WHERE kind = ? "
+                           f"AND id IN ({', '.join('?' for _ in chunk)})", [kind, *chunk])
+            records.update((row["id"], decode(row["body"])) for row in cursor.fetchall())
+        self._attach_items(cursor, generation, kind, records)
+        return records
+
+    def states_of_rows(self, cursor: Cursor, generation: int, kind: str, rows: Iterable[dict[str, Any]]
+                       ) -> dict[str, dict[str, Any]]:
+        """States from rows of ``id`` and ``body`` the caller selected (joined and filtered as it needs), in the
+        rows' order, with their lists."""
+        records = {row["id"]: decode(row["body"]) for row in rows}
+        self._attach_items(cursor, generation, kind, records)
+        return records
+
+    def _attach_items(self, cursor: Cursor, generation: int, kind: str, records: dict[str, dict[str, Any]]
+                      ) -> dict[str, Counts]:
+        """Puts each split list back into its state; returns the stored lengths (none for a state that holds its
+        lists itself)."""
+        counts = {ident: record.pop(ITEMS) for ident, record in records.items() if ITEMS in record}
+        names = SPLIT.get(kind, ())
+        if not counts or not names:
+            return counts
+        texts: dict[tuple[str, str], list[str]] = {}
+        wanted = sorted(counts)
+        for chunk in (wanted[i:i + CHUNK] for i in range(0, len(wanted), CHUNK)):
+            cursor.execute(f"SELECT id, list, seq, body FROM {self.table('state_items', generation)} "
+                           f"WHERE kind = ? AND id IN ({', '.join('?' for _ in chunk)}) ORDER BY id, list, seq",
+                           [kind, *chunk])
+            for row in cursor.fetchall():
+                if row["seq"] < counts[row["id"]].get(row["list"], 0):
+                    texts.setdefault((row["id"], row["list"]), []).append(row["body"])
+        for ident, stored in counts.items():
+            for name in names:
+                found = texts.get((ident, name), [])
+                if len(found) != stored.get(name, 0):
+                    raise RuntimeError(f"{kind} {ident}: {len(found)} of {stored.get(name, 0)} {name} rows found")
+                records[ident][name] = decode("[" + ",".join(found) + "]")
+        return counts
+
+    def save_states(self, cursor: Cursor, generation: int, rows: Iterable[tuple[str, str, dict[str, Any]]],
+                    stored: dict[tuple[str, str], Counts] | None = None, changed: ItemChanges | None = None
+                    ) -> dict[tuple[str, str], Counts]:
+        """Writes states. The split lists of each are written from the stored length on (``stored``: what was read
+        or last written; nothing stored when not given), plus the items at the ``changed`` indexes below it.
+        Returns the lengths now stored."""
+        headers, items, now = [], [], {}
+        for kind, ident, record in rows:
+            names = SPLIT.get(kind, ())
+            if not names:
+                headers.append((kind, ident, encode(record)))
+                continue
+            before = (stored or {}).get((kind, ident), {})
+            dirty = (changed or {}).get((kind, ident), {})
+            counts = {}
+            for name in names:
+                values = record[name]
+                start = min(before.get(name, 0), len(values))
+                rewrite = sorted(i for i in dirty.get(name, ()) if i < start)
+                items += [(kind, ident, name, i, encode(values[i])) for i in [*rewrite, *range(start, len(values))]]
+                counts[name] = len(values)
+            headers.append((kind, ident, encode({**{k: v for k, v in record.items() if k not in names},
+                                                  ITEMS: counts})))
+            now[(kind, ident)] = counts
+        if items:
+            cursor.executemany(
+                f"INSERT INTO {self.table('state_items', generation)} (kind, id, list, seq, body) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, id, list, seq) DO UPDATE SET body = excluded.body", items)
         cursor.executemany(
             f"INSERT INTO {self.table('state', generation)} (kind, id, body) VALUES (?, ?, ?) "
-            "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
-            [(kind, ident, encode(body)) for kind, ident, body in rows],
-        )
+            "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body", headers)
+        return now
 
     def upsert(self, cursor: Cursor, generation: int, name: str, rows: list[dict[str, Any]],
                key: tuple[str, ...]) -> None:

@@ -55,6 +55,10 @@ class ProjectionWorker:
         self.rebuild_batch_size = rebuild_batch_size or max(batch_size, REBUILD_BATCH)
         self.today: Callable[[], date] = lambda: datetime.now(CHINA_STANDARD_TIME).date()
         self.memo_budget_s = 0.25  # per idle poll, judging the memos of the current business date
+        # Memos are filled only once the log has been quiet this long: under a steady posting load each batch
+        # makes the memos of what it touched stale again, so filling them between batches is work thrown away
+        # (and CPU taken from the postings).
+        self.memo_quiet_s = 1.0
         self._memos_filled: tuple[int, date, int] | None = None
 
     def _select(self, after: int, limit: int) -> Any:
@@ -135,14 +139,14 @@ class ProjectionWorker:
                 notifications = self._select(position, self.rebuild_batch_size)
                 if not notifications:
                     break
-                self.projection.process(cursor, new, notifications)
+                self.projection.process(cursor, new, notifications, cached=False)
                 position = notifications[-1].id
             if progress is not None:
                 progress(position, max(head, position))
         with self.db.transaction() as cursor:
             self.store.lock_generation(cursor)
             while notifications := self._select(position, self.batch_size):
-                self.projection.process(cursor, new, notifications)
+                self.projection.process(cursor, new, notifications, cached=False)
                 position = notifications[-1].id
             self.store.switch_generation(cursor, new)
         with self.db.transaction() as cursor:
@@ -157,11 +161,14 @@ class ProjectionWorker:
         answers again: an outage never ends it."""
         backoff = poll_interval
         failures = 0
+        last_applied = time.monotonic()
         while not stop.is_set():
             try:
                 applied = self.run_once()
-                if not applied:  # idle: memoise today's date-judged findings, a slice per poll
-                    self.fill_memos()
+                if applied:
+                    last_applied = time.monotonic()
+                elif time.monotonic() - last_applied >= self.memo_quiet_s:
+                    self.fill_memos()  # quiet: memoise today's date-judged findings, a slice per poll
             except Exception:  # the worker must outlive a database restart or a network cut
                 failures += 1
                 wait = min(backoff, max_backoff) * random.uniform(0.5, 1.0)

@@ -275,7 +275,8 @@ def rules_of(found: Iterable[Finding]) -> set[str]:
 
 # -- reading the view tables -------------------------------------------------------------------------------------------
 
-KEYS = {"tracking": ("view",), "state": ("kind", "id"), "funds": ("fund_id",), "projects": ("project_id",),
+KEYS = {"tracking": ("view",), "state": ("kind", "id"), "state_items": ("kind", "id", "list", "seq"),
+        "funds": ("fund_id",), "projects": ("project_id",),
         "lines": ("project_id", "line"), "findings": ("finding_id",), "invoices": ("entry_id",),
         "decisions": ("finding_id", "position")}
 assert set(KEYS) == set(TABLES) - set(CACHES)
