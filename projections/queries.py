@@ -146,10 +146,14 @@ class AuditQueries:
     def region_rollup(self, code: str, *, scope: str = "") -> dict[str, Any]:
         """Money and findings for a province, city, county or township, and each of its children."""
         division = get_division(code)
+        kids = children(division.code)
         with self.store.db.transaction(write=False) as cursor:
-            totals = self._region_totals(cursor, division.code)
-            parts = [{"code": c.code, "name": c.name, "level": c.level, **self._region_totals(cursor, c.code)}
-                     for c in children(division.code)]
+            totals = self._region_totals(cursor, [_prefix(division.code)])[_prefix(division.code)]
+            by_prefix: dict[str, dict[str, Any]] = {}
+            for length in sorted({len(_prefix(c.code)) for c in kids}):  # one set of queries per prefix length
+                by_prefix.update(self._region_totals(cursor, [_prefix(c.code) for c in kids
+                                                              if len(_prefix(c.code)) == length]))
+            parts = [{"code": c.code, "name": c.name, "level": c.level, **by_prefix[_prefix(c.code)]} for c in kids]
             findings = self._t(cursor, "findings")
             cursor.execute(
                 f"SELECT rule, severity, COUNT(*) AS n FROM {findings} WHERE region_code LIKE ? "
@@ -161,35 +165,48 @@ class AuditQueries:
                 "findings": [{"rule": r["rule"], "severity": r["severity"], "count": int(r["n"])} for r in by_rule],
                 "children": [p for p in parts if p["projects"] or p["funds"] or p["open_findings"]]}
 
-    def _region_totals(self, cursor: Cursor, code: str) -> dict[str, Any]:
-        prefix = _prefix(code) + "%"
-        cursor.execute(
-            f"SELECT COUNT(*) AS funds, COALESCE(SUM(CASE WHEN parent_fund_id IS NULL OR parent_fund_id NOT IN "
-            f"(SELECT fund_id FROM {self._t(cursor, 'funds')} WHERE region_code LIKE ?) THEN appropriated ELSE 0 "
-            "END), 0) AS funds_in, COALESCE(SUM(available), 0) AS held, COALESCE(SUM(returned), 0) AS returned_up "
-            f"FROM {self._t(cursor, 'funds')} WHERE region_code LIKE ?",
-            (prefix, prefix),
-        )
-        funds = cursor.fetchone()
-        cursor.execute(
-            "SELECT COUNT(*) AS projects, COALESCE(SUM(budget), 0) AS budget, COALESCE(SUM(received), 0) AS received, "
-            "COALESCE(SUM(returned), 0) AS returned, COALESCE(SUM(committed), 0) AS committed, "
-            "COALESCE(SUM(disbursed), 0) AS disbursed, COALESCE(SUM(spent), 0) AS spent, "
-            f"COALESCE(SUM(reversed), 0) AS reversed FROM {self._t(cursor, 'projects')} WHERE township_code LIKE ?",
-            (prefix,),
-        )
-        projects = cursor.fetchone()
-        cursor.execute(f"SELECT COUNT(*) AS n FROM {self._t(cursor, 'findings')} WHERE region_code LIKE ? "
-                       "AND retracted_position IS NULL", (prefix,))
-        open_findings = int(cursor.fetchone()["n"])
-        return {
-            "funds": int(funds["funds"]), "funds_in": yuan(funds["funds_in"]), "held": yuan(funds["held"]),
-            "returned_up": yuan(funds["returned_up"]), "projects": int(projects["projects"]),
-            "budget": yuan(projects["budget"]), "received": yuan(projects["received"] - projects["returned"]),
-            "committed": yuan(projects["committed"]), "disbursed": yuan(projects["disbursed"]),
-            "spent": yuan(projects["spent"]), "reversed": yuan(projects["reversed"]),
-            "open_findings": open_findings,
-        }
+    def _region_totals(self, cursor: Cursor, prefixes: list[str]) -> dict[str, dict[str, Any]]:
+        """The totals of each region given by its code prefix (all of one length), in three grouped queries.
+        Money that came into a region is what its funds were appropriated from outside it: from above, or with no
+        parent."""
+        length = len(prefixes[0])
+        assert all(len(p) == length for p in prefixes)
+        funds, projects, findings = (self._t(cursor, name) for name in ("funds", "projects", "findings"))
+        wanted = sorted(set(prefixes))
+        marks = ", ".join("?" for _ in wanted)
+
+        def grouped(sql: str, column: str) -> dict[str, dict[str, Any]]:
+            cursor.execute(sql.format(part=f"substr({column}, 1, {length})", marks=marks), wanted)
+            return {row["part"]: row for row in cursor.fetchall()}
+
+        fund_rows = grouped(
+            "SELECT {part} AS part, COUNT(*) AS funds, COALESCE(SUM(CASE WHEN p.fund_id IS NULL OR "
+            f"substr(p.region_code, 1, {length}) <> substr(f.region_code, 1, {length}) THEN f.appropriated ELSE 0 "
+            "END), 0) AS funds_in, COALESCE(SUM(f.available), 0) AS held, COALESCE(SUM(f.returned), 0) AS returned_up "
+            f"FROM {funds} f LEFT JOIN {funds} p ON p.fund_id = f.parent_fund_id "
+            "WHERE {part} IN ({marks}) GROUP BY {part}", "f.region_code")
+        project_rows = grouped(
+            "SELECT {part} AS part, COUNT(*) AS projects, COALESCE(SUM(budget), 0) AS budget, "
+            "COALESCE(SUM(received), 0) AS received, COALESCE(SUM(returned), 0) AS returned, "
+            "COALESCE(SUM(committed), 0) AS committed, COALESCE(SUM(disbursed), 0) AS disbursed, "
+            "COALESCE(SUM(spent), 0) AS spent, COALESCE(SUM(reversed), 0) AS reversed "
+            f"FROM {projects} WHERE {{part}} IN ({{marks}}) GROUP BY {{part}}", "township_code")
+        finding_rows = grouped(
+            f"SELECT {{part}} AS part, COUNT(*) AS n FROM {findings} WHERE {{part}} IN ({{marks}}) "
+            "AND retracted_position IS NULL GROUP BY {part}", "region_code")
+        totals = {}
+        for prefix in wanted:
+            fund, project = fund_rows.get(prefix, {}), project_rows.get(prefix, {})
+            totals[prefix] = {
+                "funds": int(fund.get("funds") or 0), "funds_in": yuan(fund.get("funds_in")),
+                "held": yuan(fund.get("held")), "returned_up": yuan(fund.get("returned_up")),
+                "projects": int(project.get("projects") or 0), "budget": yuan(project.get("budget")),
+                "received": yuan((project.get("received") or 0) - (project.get("returned") or 0)),
+                "committed": yuan(project.get("committed")), "disbursed": yuan(project.get("disbursed")),
+                "spent": yuan(project.get("spent")), "reversed": yuan(project.get("reversed")),
+                "open_findings": int(finding_rows.get(prefix, {}).get("n") or 0),
+            }
+        return totals
 
     def on_date(self, on: date) -> AuditQueries:
         """The same queries over views of what had taken effect by a business date: built in memory from the
@@ -304,10 +321,14 @@ class AuditQueries:
 class ProgressQueries:
     """Progress, time-based findings and coverage on an evaluation date, computed from the projection's state."""
 
-    def __init__(self, audit: AuditQueries) -> None:
+    def __init__(self, audit: AuditQueries, *, one_answer: bool = False) -> None:
+        """``one_answer``: the calls on this object make up one answer (a region's findings and its progress
+        summary), so the memos it reads are read once and reused by the later calls; otherwise each call reads
+        them afresh."""
         self.audit = audit
         self.store = audit.store
         self.engine = audit.engine
+        self._read: dict[tuple[Any, ...], tuple[bool, list[Memo]]] | None = {} if one_answer else None
 
     def _states(self, cursor: Cursor, kind: str, region_prefix: str, project: str | None = None) -> list[Any]:
         generation = self.store.seen_generation(cursor)
@@ -386,6 +407,18 @@ class ProgressQueries:
                only: Only | None = None, bodies: bool = True) -> list[Memo]:
         """Every object's memo for ``on``, ordered by id; missing or stale ones are judged (in the snapshot their
         versions were read in) and stored for the next read."""
+        if self._read is None:
+            return self._read_memos(kind, on, prefix, ident, only, bodies)
+        key = (kind, on, prefix, ident, None if only is None else repr(only))
+        seen = self._read.get(key)
+        if seen is not None and (seen[0] or not bodies):  # read with bodies serves a read without
+            return seen[1]
+        found = self._read_memos(kind, on, prefix, ident, only, bodies)
+        self._read[key] = (bodies, found)
+        return found
+
+    def _read_memos(self, kind: str, on: date, prefix: str, ident: str | None, only: Only | None,
+                    bodies: bool) -> list[Memo]:
         memos = LagMemos(self.store, self.engine)
         with self.store.db.transaction(write=False) as cursor:
             generation = self.store.seen_generation(cursor)

@@ -80,6 +80,7 @@ ItemChanges = dict[tuple[str, str], dict[str, set[int]]]  # (kind, id) -> list n
 
 DDL_LOCK = 7_326_118_002  # an advisory lock id for the views' schema changes
 CHUNK = 500  # ids per IN (...) list
+ANALYZE_EVERY = 5_000  # events applied before the views' statistics are refreshed (see ``ViewStore.analyze``)
 
 
 def cents(amount: Decimal) -> int:
@@ -168,6 +169,23 @@ class ViewStore:
     def drop_tables(self, cursor: Cursor, generation: int) -> None:
         for name in TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table(name, generation)}")
+
+    def analyze(self, cursor: Cursor, generation: int, position: int, *, force: bool = False) -> bool:
+        """Refreshes the planner's statistics of a generation's tables once they have grown by a tenth (at least
+        ``ANALYZE_EVERY`` events) since last time, or when ``force``d; True if it did. Without statistics a fresh
+        generation's joins are planned as if its tables were nearly empty (nested loops over thousands of rows:
+        seconds for a province's roll-up instead of milliseconds), and autovacuum may not have got to them yet."""
+        name = f"analyzed_{int(generation)}"
+        cursor.execute(f"SELECT value FROM {self.META} WHERE name = ?", (name,))
+        row = cursor.fetchone()
+        last = 0 if row is None else int(row["value"])
+        if not force and position - last < max(ANALYZE_EVERY, last // 10):
+            return False
+        for table in TABLES:
+            cursor.execute(f"ANALYZE {self.table(table, generation)}")
+        cursor.execute(f"INSERT INTO {self.META} (name, value) VALUES (?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, str(position)))
+        return True
 
     def switch_generation(self, cursor: Cursor, generation: int) -> None:
         cursor.execute("UPDATE lv_meta SET value = ? WHERE name = 'generation'", (str(generation),))

@@ -87,11 +87,20 @@ class ProjectionWorker:
             self._memos_filled = mark
         return done
 
+    def analyze(self) -> bool:
+        """Refreshes the live views' planner statistics if they have grown enough since last time (see
+        ``ViewStore.analyze``); the worker calls it when the log is quiet and after catching up."""
+        with self.db.transaction() as cursor:
+            generation = self.store.lock_generation(cursor)
+            return self.store.analyze(cursor, generation, self.store.position(cursor, generation))
+
     def catch_up(self, progress: Progress | None = None) -> int:
         total = 0
         while True:
             applied = self.run_once()
             if not applied:
+                if total:
+                    self.analyze()
                 return total
             total += applied
             if progress is not None:
@@ -148,6 +157,7 @@ class ProjectionWorker:
             while notifications := self._select(position, self.batch_size):
                 self.projection.process(cursor, new, notifications, cached=False)
                 position = notifications[-1].id
+            self.store.analyze(cursor, new, position, force=True)  # planned as the full tables they are
             self.store.switch_generation(cursor, new)
         with self.db.transaction() as cursor:
             self.store.drop_tables(cursor, old)
@@ -162,13 +172,17 @@ class ProjectionWorker:
         backoff = poll_interval
         failures = 0
         last_applied = time.monotonic()
+        grown = True  # batches applied (or a start) since the statistics were last looked at
         while not stop.is_set():
             try:
                 applied = self.run_once()
                 if applied:
-                    last_applied = time.monotonic()
-                elif time.monotonic() - last_applied >= self.memo_quiet_s:
-                    self.fill_memos()  # quiet: memoise today's date-judged findings, a slice per poll
+                    last_applied, grown = time.monotonic(), True
+                elif time.monotonic() - last_applied >= self.memo_quiet_s:  # quiet:
+                    if grown:  # refresh the planner's statistics if the views grew enough,
+                        self.analyze()
+                        grown = False
+                    self.fill_memos()  # and memoise today's date-judged findings, a slice per poll
             except Exception:  # the worker must outlive a database restart or a network cut
                 failures += 1
                 wait = min(backoff, max_backoff) * random.uniform(0.5, 1.0)

@@ -235,7 +235,7 @@ def region(query: dict[str, Any], code: str) -> Any:
     fmt = _export_format(query)
     if fmt != "json":
         return _exported([rollup, *rollup["children"]], ROLLUP_COLUMNS, fmt, f"region-{division.code}")
-    progress = ProgressQueries(views)
+    progress = ProgressQueries(views, one_answer=True)
     lags = progress.lag_findings(on=on, region=division.code)
     counts: dict[tuple[str, str], int] = {}
     for lag in lags:
