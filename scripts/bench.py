@@ -334,7 +334,8 @@ def report(args: argparse.Namespace, sizes: Sizes, results: dict[str, Any], seco
         f"{_fmt(rbs['peak_rss_mb'])} MB → {_fmt(rb['peak_rss_mb'])} MB", "", "≤ +10 % (100k → 1M)",
         rb["peak_rss_mb"] <= rbs["peak_rss_mb"] * 1.1)
     row("direct load through the aggregates (batched saves)", _fmt(r["load_direct"]["rate"], "events/s"))
-    row("bulk import (`ledger import`)", "not available" if r.get("import") is None else _fmt(r["import"]["rate"]),
+    row("bulk import (`ledger import`)",
+        "not available" if r.get("import") is None else _fmt(r["import"]["rate"], "rows/s"),
         "", "≥ 0.3 × raw COPY")
     nation = r["log_events"] / r["load_direct"]["townships"] * NATION_TOWNSHIPS
     lines += ["", f"Nation-year extrapolation (linear in townships, {NATION_TOWNSHIPS:,} township units): about "
@@ -390,8 +391,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--batch", type=int, default=5000, help="direct load: about this many events a save")
     parser.add_argument("--projection-batch", type=int, default=500)
-    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"), help="where the report goes")
+    parser.add_argument("--output", help="where the report goes (default: docs/benchmarks.md for a full run; a "
+                                         "--quick run, or one with sizes overridden, goes to the temporary folder "
+                                         "so that it never replaces the full run on record)")
     args = parser.parse_args(argv)
+    if args.output is None:
+        partial = args.quick or args.townships is not None or args.seconds is not None
+        args.output = str(Path(tempfile.gettempdir(), "benchmarks-quick.md") if partial
+                          else ROOT / "docs" / "benchmarks.md")
     sizes = QUICK if args.quick else FULL
     if args.townships is not None or args.seconds is not None:
         sizes = Sizes(**{**sizes.__dict__, **({"townships": args.townships} if args.townships is not None else {}),
