@@ -116,8 +116,12 @@ class StateCache:
         self.hits = self.misses = 0
 
     def check(self, mark: tuple[int, int]) -> None:
+        """Called as a batch starts: empties the cache unless ``mark`` is where this process's last batch ended.
+        Until this batch ends well (``_BatchStates.keep``), the cache is marked as belonging to no position: the
+        batch changes cached states in place, and if it fails half-way they are not what is stored."""
         if mark != self.mark:
             self.clear()
+        self.mark = None
 
     def clear(self) -> None:
         self._states.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from projection_builders import LATER, Officer, post_scenario, rebuildable, view_rows
 
 from ledger.application import LedgerApplication
@@ -115,6 +116,31 @@ def test_a_batch_that_did_not_commit_leaves_nothing_of_itself_in_the_cache(
     except Failed:
         pass
     worker.catch_up()  # the same batch again, on the states as committed
+
+    clean = ProjectionWorker(app, other_views())
+    clean.catch_up()
+    assert rebuildable(view_rows(views)) == rebuildable(view_rows(clean.db))
+
+
+def test_a_batch_that_failed_half_way_leaves_nothing_of_itself_in_the_cache(
+        app: LedgerApplication, views: Database, other_views: Callable[[], Database], posting: Officer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch has already changed the cached states in place when it fails: they must be read again."""
+    _, project = posting.funded_project()
+    posting.spend(project, "100.00", line="activities")
+    worker = ProjectionWorker(app, views)
+    worker.catch_up()
+    posting.spend(project, "300.00", line="official_reception", payee_kind="supplier")
+    judge = worker.projection.engine.project_findings
+
+    def failing(*args: object, **kwargs: object) -> object:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(worker.projection.engine, "project_findings", failing)
+    with pytest.raises(ConnectionError):
+        worker.run_once()
+    monkeypatch.setattr(worker.projection.engine, "project_findings", judge)
+    worker.catch_up()
 
     clean = ProjectionWorker(app, other_views())
     clean.catch_up()
