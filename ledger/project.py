@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -23,6 +26,47 @@ from ledger.money import ZERO
 REVERSIBLE_KINDS = ("disbursement", "expenditure")
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A disbursement, expenditure or reversal of a project, kept for reversals.
+
+    Never changed once made (a reversal replaces the entry it cancels), so every copy of a project shares its
+    entries and copying a project copies one dict however many it holds (``Project.SHALLOW_COPIED``); a few slots
+    instead of a dict each, because a project keeps every entry it ever posted and the API caches hundreds.
+    """
+
+    kind: str
+    amount: Decimal
+    fund_id: str | None = None  # a disbursement's
+    line: str | None = None  # an expenditure's
+    reversed_by: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plain dict entries used to be, and still are in views and snapshots: kind, amount, the fund_id of a
+        disbursement or the line of an expenditure, reversed_by."""
+        data: dict[str, Any] = {"kind": self.kind, "amount": self.amount}
+        if self.fund_id is not None:
+            data["fund_id"] = self.fund_id
+        if self.line is not None:
+            data["line"] = self.line
+        data["reversed_by"] = self.reversed_by
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Entry:
+        return cls(kind=sys.intern(data["kind"]), amount=data["amount"], fund_id=_shared(data.get("fund_id")),
+                   line=_shared(data.get("line")), reversed_by=data.get("reversed_by"))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Entry:
+        return self  # immutable, and so is everything it holds
+
+
+def _shared(text: str | None) -> str | None:
+    """One string object for each fund id or budget line, however many entries name it (each event and each
+    snapshot decodes its own)."""
+    return None if text is None else sys.intern(text)
+
+
 class Project(Aggregate):
     """Money received from funds, committed by contracts, disbursed to the provider and spent on budget lines.
 
@@ -36,8 +80,27 @@ class Project(Aggregate):
     class Event(Aggregate.Event):
         TOPIC = "ledger:Project.Event"
 
+    # Containers whose items are replaced, never changed in place: a copy of a project (ledger/repository.py)
+    # copies these containers and shares their items.
+    SHALLOW_COPIED = frozenset({"entries"})
+
     class Snapshot(Aggregate.Snapshot):
+        """Keeps entries as the plain dicts they always were in snapshots: snapshots stored before entries were
+        ``Entry`` records load the same, and any version of the ledger reads the snapshots of any other."""
+
         TOPIC = "ledger:Project.Snapshot"
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Self:
+            snapshot: Self = super().take(aggregate)
+            snapshot.state["entries"] = {key: entry.as_dict() for key, entry in aggregate.entries.items()}
+            return snapshot
+
+        def mutate(self, _: None) -> Project:
+            project = cast(Project, super().mutate(_))
+            stored = cast(dict[str, Mapping[str, Any]], project.entries)  # as the snapshot holds them: dicts
+            project.entries = {key: Entry.from_dict(entry) for key, entry in stored.items()}
+            return project
 
     @event("Registered", topic="ledger:Project.Registered")
     def __init__(
@@ -74,7 +137,7 @@ class Project(Aggregate):
         self.received: dict[str, Decimal] = {}
         self.disbursed: dict[str, Decimal] = {}
         self.spent: dict[str, Decimal] = {}
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, Entry] = {}
         self.commitments: dict[str, dict[str, Any]] = {}
         self.outputs: dict[str, dict[str, int]] = {}
         self.evaluations: list[dict[str, Any]] = []
@@ -308,9 +371,9 @@ class Project(Aggregate):
         effective_on: date,
         actor: str,
     ) -> None:
-        key = str(fund_id)
+        key = sys.intern(str(fund_id))
         self.disbursed[key] = self.disbursed.get(key, ZERO) + amount
-        self.entries[str(entry_id)] = {"kind": "disbursement", "amount": amount, "fund_id": key, "reversed_by": None}
+        self.entries[str(entry_id)] = Entry(kind="disbursement", amount=amount, fund_id=key)
 
     def record_expenditure(
         self,
@@ -358,8 +421,9 @@ class Project(Aggregate):
         effective_on: date,
         actor: str,
     ) -> None:
+        line = sys.intern(line)
         self.spent[line] = self.spent.get(line, ZERO) + amount
-        self.entries[str(entry_id)] = {"kind": "expenditure", "amount": amount, "line": line, "reversed_by": None}
+        self.entries[str(entry_id)] = Entry(kind="expenditure", amount=amount, line=line)
 
     def reverse_entry(
         self, *, entry_id: UUID, reversed_entry_id: UUID, reason: str, effective_on: date, actor: str
@@ -369,18 +433,18 @@ class Project(Aggregate):
         original = self.entries.get(str(reversed_entry_id))
         if original is None:
             raise UnknownEntryError(f"project {self.code} has no entry {reversed_entry_id}")
-        if original["kind"] not in REVERSIBLE_KINDS:
-            raise NotReversibleError(f"entry {reversed_entry_id} is a {original['kind']} and cannot be reversed")
-        if original["reversed_by"] is not None:
+        if original.kind not in REVERSIBLE_KINDS:
+            raise NotReversibleError(f"entry {reversed_entry_id} is a {original.kind} and cannot be reversed")
+        if original.reversed_by is not None:
             raise AlreadyReversedError(
-                f"entry {reversed_entry_id} was already reversed by {original['reversed_by']}",
-                reversed_by=original["reversed_by"],
+                f"entry {reversed_entry_id} was already reversed by {original.reversed_by}",
+                reversed_by=original.reversed_by,
             )
         self._entry_reversed(
             entry_id=entry_id,
             reversed_entry_id=reversed_entry_id,
-            kind=original["kind"],
-            amount=original["amount"],
+            kind=original.kind,
+            amount=original.amount,
             reason=reason,
             effective_on=effective_on,
             actor=actor,
@@ -397,13 +461,14 @@ class Project(Aggregate):
         effective_on: date,
         actor: str,
     ) -> None:
-        original = self.entries[str(reversed_entry_id)]
-        original["reversed_by"] = str(entry_id)
+        key, original_key = str(entry_id), str(reversed_entry_id)
+        original = self.entries[original_key]
+        self.entries[original_key] = replace(original, reversed_by=key)  # replaced, not changed: copies share it
         if kind == "disbursement":
-            self.disbursed[original["fund_id"]] -= amount
+            self.disbursed[cast(str, original.fund_id)] -= amount
         else:
-            self.spent[original["line"]] -= amount
-        self.entries[str(entry_id)] = {"kind": "reversal", "amount": amount, "reversed_by": None}
+            self.spent[cast(str, original.line)] -= amount
+        self.entries[key] = Entry(kind="reversal", amount=amount)
 
     # -- outputs, evaluations, life cycle ------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ def project_view(project: Project) -> dict[str, Any]:
         "output_targets": list(project.output_targets),
         "outputs": dict(project.outputs),
         "evaluations": list(project.evaluations),
-        "entries": [{"entry_id": k, **e} for k, e in project.entries.items()],
+        "entries": [{"entry_id": k, **e.as_dict()} for k, e in project.entries.items()],
     }
 
 

@@ -21,7 +21,7 @@ from builders import HEBEI_OFFICER, Ledger, key
 from eventsourcing.persistence import IntegrityError, InternalError, StoredEvent
 
 from ledger.application import LedgerApplication
-from ledger.errors import InsufficientFundsError, ValidationError
+from ledger.errors import IdempotencyKeyReusedError, InsufficientFundsError, ValidationError
 from ledger.integrity.postgres import ChainedPostgresRecorder
 from ledger.integrity.sqlite import ChainedSQLiteRecorder
 from ledger.integrity.verify import verify_log
@@ -280,6 +280,51 @@ def test_two_postings_on_one_project_in_one_batch_are_both_posted_when_the_money
     assert observed.transaction_of(results[0]["position"]) is not observed.transaction_of(results[1]["position"])
     assert observed.get_project(p0)["disbursed_total"] == Decimal("600.00")
     assert sorted(r["version"] for r in results) == [3, 4]  # registered, funded, then one after the other
+    assert_chain_verifies(observed)
+
+
+def test_the_same_request_sent_twice_into_one_batch_is_posted_once_and_the_other_gets_it_replayed(
+    observed: ObservedLedger, officer: Ledger
+) -> None:
+    """Neither looked its key up before deciding; both carry the same idempotency record, so one is turned away as
+    stale, decides again once the batch is saved, and finds the other's posting."""
+    _fund_id, (p0, p3) = funded_projects(officer, 2)
+
+    def calls() -> list[Call]:
+        return [Call(lambda: officer.spend(p0, "7.00", idempotency=key("sent-twice"))) for _ in range(2)]
+
+    position = observed.recorder.max_notification_id()
+    blocker, calls_ = queued_behind_blocker(observed, officer, p3, calls, queued=2)
+    observed.gate.set()
+    blocker.outcome()
+    results = sorted((c.outcome() for c in calls_), key=lambda r: r["replayed"])
+    assert [r["replayed"] for r in results] == [False, True]
+    assert {k: v for k, v in results[0].items() if k != "replayed"} == {
+        k: v for k, v in results[1].items() if k != "replayed"}
+    assert len(log_events(observed, after=position)) == blocker_events(observed) + 2  # the expenditure, its record
+    assert observed.get_project(p0)["spent_total"] == Decimal("7.00")
+    assert_chain_verifies(observed)
+
+
+def test_one_key_for_two_different_requests_in_one_batch_posts_the_first_and_refuses_the_other(
+    observed: ObservedLedger, officer: Ledger
+) -> None:
+    _fund_id, (p0, p1, p3) = funded_projects(officer, 3)
+
+    def calls() -> list[Call]:
+        return [Call(lambda: officer.spend(p0, "7.00", idempotency=key("reused", "hash-a"))),
+                Call(lambda: officer.spend(p1, "8.00", idempotency=key("reused", "hash-b")))]
+
+    blocker, calls_ = queued_behind_blocker(observed, officer, p3, calls, queued=2)
+    observed.gate.set()
+    blocker.outcome()
+    outcomes = [c.join() for c in calls_]
+    posted = [c for c in outcomes if c.error is None]
+    refused = [c for c in outcomes if c.error is not None]
+    assert len(posted) == len(refused) == 1
+    assert isinstance(refused[0].error, IdempotencyKeyReusedError)
+    spent = {p: observed.get_project(p)["spent_total"] for p in (p0, p1)}
+    assert sorted(spent.values()) == [Decimal(0), Decimal("7.00") if posted[0] is outcomes[0] else Decimal("8.00")]
     assert_chain_verifies(observed)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
-from builders import Ledger
+from builders import Ledger, refused
+from eventsourcing.domain import Aggregate
 
 from ledger.application import LedgerApplication
+from ledger.errors import AlreadyReversedError, NotReversibleError
 from ledger.fund import Fund
 from ledger.procurement import Procurement
 from ledger.project import Project
@@ -74,3 +77,52 @@ def test_a_restarted_application_reads_the_same_state_from_the_stored_snapshots(
         assert restarted.get_project(project_id) == expected == project_view(_replayed(restarted, project_id))
     finally:
         restarted.close()
+
+
+def test_snapshots_hold_entries_as_plain_dicts_and_those_stored_before_entries_were_records_load_the_same(
+    app_env: dict[str, str],
+) -> None:
+    """Before entries were ``Entry`` records a project's snapshot was the library's own, of a project that kept each
+    entry as a dict; such snapshots are in stores already. A snapshot taken now holds the very same, and a project
+    read through one of them behaves as one replayed from its events."""
+    first = LedgerApplication(env=app_env)  # the production intervals: none of its own on so short a history
+    try:
+        ledger = Ledger(first)
+        fund_id, project_id = ledger.funded_project(received="10000.00")
+        paid = ledger.disburse(project_id, fund_id, "100.00")["entry_id"]
+        spent = ledger.spend(project_id, "10.00", line="activities")["entry_id"]
+        reversal = ledger.reverse(project_id, paid)["entry_id"]
+        project = first.repository.get(project_id)
+        as_it_was = object.__new__(Project)  # the same project, with each entry a dict as it used to be
+        as_it_was.__dict__.update({**vars(project), "entries": {k: e.as_dict() for k, e in project.entries.items()}})
+        stored_before = Aggregate.Snapshot.take.__func__(Project.Snapshot, as_it_was)  # type: ignore[attr-defined]
+        taken_now = Project.Snapshot.take(project)
+
+        assert _stored_state(first, taken_now) == _stored_state(first, stored_before)
+        assert _stored_state(first, taken_now)["entries"][str(paid)] == {
+            "kind": "disbursement", "amount": {"_type_": "decimal_str", "_data_": "100.00"}, "fund_id": str(fund_id),
+            "reversed_by": str(reversal)}
+        first.snapshots.put([stored_before])  # type: ignore[union-attr]
+    finally:
+        first.close()
+
+    restarted = LedgerApplication(env=app_env)
+    try:
+        assert [s.originator_version for s in restarted.snapshots.get(project_id)] == [5]  # type: ignore[union-attr]
+        assert restarted.get_project(project_id) == project_view(_replayed(restarted, project_id))
+        ledger = Ledger(restarted)
+        refused(restarted, AlreadyReversedError, "already_reversed", lambda: ledger.reverse(project_id, paid),
+                project_id)
+        refused(restarted, NotReversibleError, "not_reversible", lambda: ledger.reverse(project_id, reversal),
+                project_id)
+        ledger.reverse(project_id, spent)
+        assert restarted.get_project(project_id) == project_view(_replayed(restarted, project_id))
+        assert restarted.get_project(project_id)["spent_total"] == restarted.get_project(project_id)[
+            "disbursed_total"] == 0
+    finally:
+        restarted.close()
+
+
+def _stored_state(app: LedgerApplication, snapshot: Any) -> dict[str, Any]:
+    """The aggregate state a snapshot is stored with, as the store keeps it (JSON)."""
+    return json.loads(app.mapper.to_stored_event(snapshot).state)["state"]  # type: ignore[no-any-return]

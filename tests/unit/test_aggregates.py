@@ -5,6 +5,7 @@ A refused command triggers no event: the aggregate's version, its pending events
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -26,7 +27,8 @@ from ledger.errors import (
 )
 from ledger.fund import Fund
 from ledger.procurement import Procurement
-from ledger.project import Project
+from ledger.project import Entry, Project
+from ledger.repository import copy_aggregate
 
 DAY = date(2023, 3, 1)
 ACTOR = "hebei-officer"
@@ -245,7 +247,7 @@ def test_reversal_cancels_an_entry_once_and_cannot_itself_be_reversed() -> None:
     reverse(project, spent)
 
     assert (project.disbursed_total, project.spent_total) == (0, 0)
-    assert project.entries[str(paid)]["reversed_by"] == str(reversal)
+    assert project.entries[str(paid)].reversed_by == str(reversal)
     assert_refused_unchanged(project, AlreadyReversedError, lambda: reverse(project, paid))
     assert_refused_unchanged(project, NotReversibleError, lambda: reverse(project, reversal))
     assert_refused_unchanged(project, UnknownEntryError, lambda: reverse(project, uuid4()))
@@ -325,6 +327,47 @@ def test_replaying_a_projects_events_rebuilds_the_same_project() -> None:
 
     assert {k: v for k, v in vars(copy).items() if k != "_pending_events"} == {
         k: v for k, v in vars(project).items() if k != "_pending_events"}
+
+
+def test_a_project_keeps_each_entry_as_a_record_that_is_replaced_never_changed() -> None:
+    project, fund_id = new_project(), uuid4()
+    receive(project, fund_id, "1000.00")
+    paid = disburse(project, fund_id, "400.00")
+    spent = spend(project, "30.00", line="training")
+    before = project.entries[str(paid)]
+
+    reversal = reverse(project, paid)
+
+    assert project.entries[str(paid)] is not before and before.reversed_by is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        project.entries[str(spent)].reversed_by = "x"  # type: ignore[misc]
+    assert [{"entry_id": k, **e.as_dict()} for k, e in project.entries.items()] == [  # as views show them
+        {"entry_id": str(paid), "kind": "disbursement", "amount": d("400.00"), "fund_id": str(fund_id),
+         "reversed_by": str(reversal)},
+        {"entry_id": str(spent), "kind": "expenditure", "amount": d("30.00"), "line": "training", "reversed_by": None},
+        {"entry_id": str(reversal), "kind": "reversal", "amount": d("400.00"), "reversed_by": None},
+    ]
+    assert all(Entry.from_dict(e.as_dict()) == e for e in project.entries.values())
+
+
+def test_a_copy_of_a_project_shares_its_entries_and_nothing_a_command_changes() -> None:
+    project, fund_id = new_project(), uuid4()
+    receive(project, fund_id, "1000.00")
+    paid = [disburse(project, fund_id, "10.00") for _ in range(50)]
+    project.collect_events()
+    original = {k: repr(v) for k, v in vars(project).items()}
+
+    copy = copy_aggregate(project)
+    assert copy.entries is not project.entries
+    assert all(copy.entries[k] is e for k, e in project.entries.items())  # one dict copied, however many entries
+    assert copy.budget_lines is not project.budget_lines and copy.commitments is not project.commitments
+    reverse(copy, paid[0])
+    spend(copy, "5.00")
+    copy.revise_budget(revision_id=uuid4(), moves=[{"from_line": "staff", "to_line": "training", "amount": d("1.00")}],
+                       approval_document=None, reason="调整", effective_on=DAY, actor=ACTOR)
+
+    assert {k: repr(v) for k, v in vars(project).items()} == original
+    assert copy.entries[str(paid[0])].reversed_by is not None and len(copy.entries) == len(project.entries) + 2
 
 
 # -- Procurement -----------------------------------------------------------------------------------------------------
