@@ -6,6 +6,7 @@ effect by then, so the order in which entries were posted does not change the re
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -54,6 +55,21 @@ def _approved_lines(p: ProjectState, on: date | None = None) -> dict[str, Decima
     return lines
 
 
+def _approved_lines_by_day(p: ProjectState) -> Callable[[date], dict[str, Decimal]]:
+    """``_approved_lines`` asked for many days (one per expenditure): the lines change only where an approved
+    revision takes effect, so each set of revisions in force is worked out once. The answers are shared: read only."""
+    days = sorted(r["effective_on"] for r in p.revisions if r["approval_document"])
+    known: dict[int, dict[str, Decimal]] = {}
+
+    def on(day: date) -> dict[str, Decimal]:
+        in_force = bisect_right(days, day)
+        if in_force not in known:
+            known[in_force] = _approved_lines(p, day)
+        return known[in_force]
+
+    return on
+
+
 def _label(category: str) -> str:
     return f"{CATEGORIES.get(category, category)}({category})"
 
@@ -63,9 +79,9 @@ def out_of_scope_spending(ctx: ProjectContext) -> Iterator[Finding]:
     """A category that is not an approved budget line, or that the fund being spent does not allow."""
     p = ctx.project
     received_funds = {r["fund_id"] for r in p.receipts}
+    approved_on = _approved_lines_by_day(p)
     for e in _expenditures(p):
-        approved = {line for line, amount in _approved_lines(p, e["effective_on"]).items() if amount > 0}
-        if e["line"] not in approved:
+        if approved_on(e["effective_on"]).get(e["line"], ZERO) <= 0:
             yield ctx.finding("EAR-01", 1, "S1", e["entry_id"], "超范围支出",
                               f"支出类别 {_label(e['line'])} 不在项目批准的预算科目内", e["effective_on"],
                               [e["ref"], p.registration["ref"]])
@@ -101,10 +117,11 @@ def over_budget_line(ctx: ProjectContext) -> Iterator[Finding]:
         key=lambda c: (c[0], c[1]))
     flagged: set[str] = set()
     running: dict[str, Decimal] = {}
+    approved_on = _approved_lines_by_day(p)
     for day, _, item in checkpoints:
         if "line" in item:
             running[item["line"]] = running.get(item["line"], ZERO) + item["amount"]
-        approved = _approved_lines(p, day)
+        approved = approved_on(day)
         lines = [item["line"]] if "line" in item else [m["from_line"] for m in item["moves"]]
         for line in lines:
             spent = running.get(line, ZERO)
@@ -302,11 +319,14 @@ def installment_paid_early(ctx: ProjectContext) -> Iterator[Finding]:
 def spending_beyond_disbursed(ctx: ProjectContext) -> Iterator[Finding]:
     p = ctx.project
     tolerance = ctx.params("EAR-12")["tolerance"]
-    disbursements = _disbursements(p)
-    spent = ZERO
+    disbursements = _disbursements(p)  # in date order, as the expenditures: what was paid by each is a running sum
+    spent = paid = ZERO
+    counted = 0
     for e in _expenditures(p):
         spent += e["amount"]
-        paid = sum((d["amount"] for d in disbursements if d["effective_on"] <= e["effective_on"]), ZERO)
+        while counted < len(disbursements) and disbursements[counted]["effective_on"] <= e["effective_on"]:
+            paid += disbursements[counted]["amount"]
+            counted += 1
         if spent > paid + tolerance:
             yield ctx.finding("EAR-12", 1, "S3", "project", "超拨付支出",
                               f"截至 {e['effective_on']} 累计支出 {spent} 元，超过累计拨付 {paid} 元（未单独核算）",
