@@ -94,9 +94,7 @@ def persistence_env(values: Mapping[str, Any]) -> dict[str, str]:
         # Retry-After; api.problems.Outage makes the requests that follow answer 503 at once.
         env.setdefault("POSTGRES_CONNECT_TIMEOUT", "1")
         # Pooled connections are checked before use, so those the server closed (a restart, a terminated backend,
-        # a lost network) are replaced instead of failing a request. The ledger checks cheaply: it pings only a
-        # connection whose socket has something to read (a closing server sends why) or that sat unused for a
-        # second, not every one it hands out (ledger/application.py, _check_pooled_connections_cheaply).
+        # a lost network) are replaced instead of failing a request.
         env.setdefault("POSTGRES_PRE_PING", "y")
     env.setdefault("CREATE_TABLE", "y")
     return env

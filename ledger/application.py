@@ -7,10 +7,8 @@ refuse the save; the use case then reloads and tries again, a bounded number of 
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
-import select
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -72,8 +70,6 @@ MAX_OVERTAKEN = 64  # requests overtaken by another of this process on the same 
 GROUP_COMMIT = "LEDGER_GROUP_COMMIT"
 GROUP_COMMIT_DEFAULTS = {"eventsourcing.postgres": True, "eventsourcing.sqlite": True}
 GROUP_COMMIT_LEADERS = {"eventsourcing.postgres": 2}  # batches saved at once (see ledger/group_commit.py)
-# With POSTGRES_PRE_PING, a pooled connection not handed out for this long is pinged before use (see _check_cheaply).
-PING_AFTER_IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,6 @@ class LedgerApplication(Application[UUID]):
 
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)
-        _check_pooled_connections_cheaply(self.factory)
         self._thread = threading.local()  # a bulk batch being staged on this thread (ledger/bulk.py)
         store = type(self.factory).__module__
         self.group_commit: GroupCommitter | None = (
@@ -136,10 +131,7 @@ class LedgerApplication(Application[UUID]):
             return staging.stage(lambda: self._decide(actor, idempotency, operation))
         conflicts = overtaken = 0
         while conflicts < MAX_ATTEMPTS and overtaken < MAX_OVERTAKEN:
-            # The first attempt does not look its key up (a query): a request sent before under the same key has
-            # saved its record at version 1, so this save is refused (IntegrityError, or StaleRequestError when this
-            # process saved it), and the next attempt looks the key up and finds it.
-            result, pending = self._decide(actor, idempotency, operation, look_up_key=conflicts + overtaken > 0)
+            result, pending = self._decide(actor, idempotency, operation)
             if pending is None:
                 return result
             try:
@@ -160,12 +152,11 @@ class LedgerApplication(Application[UUID]):
             return replayed
         raise VersionConflictError(f"gave up after {conflicts + overtaken} concurrent changes; try again")
 
-    def _decide(self, actor: Actor, idempotency: Idempotency | None, operation: Operation, *,
-                look_up_key: bool = True) -> tuple[Result, list[Aggregate] | None]:
+    def _decide(self, actor: Actor, idempotency: Idempotency | None, operation: Operation
+                ) -> tuple[Result, list[Aggregate] | None]:
         """The use case's decision: its result and the aggregates to save (with the idempotency record), or the
-        original result of a request sent before under the same key, and None. Without ``look_up_key`` that request
-        is found only if the operation is refused; otherwise saving the record finds it (see ``_execute``)."""
-        if idempotency is not None and look_up_key:
+        original result of a request sent before under the same key, and None."""
+        if idempotency is not None:
             replayed = self._replay(actor, idempotency)
             if replayed is not None:
                 return replayed, None
@@ -947,39 +938,6 @@ def _group_commit_on(setting: str | None, factory: Any) -> bool:
     if value not in ("on", "off"):
         raise ValueError(f"{GROUP_COMMIT} must be on or off, not {setting!r}")
     return value == "on"
-
-
-def _check_pooled_connections_cheaply(factory: Any) -> None:
-    """With ``POSTGRES_PRE_PING`` the library's pool pings every connection it hands out, so that one the server
-    closed (a restart, a terminated backend) is replaced instead of failing a query: a round trip before each of a
-    request's queries, a third of the API's busy time. A server that closes a connection first sends the reason and
-    the end of the stream, so the ledger pings only a connection whose socket has something to read, or one not
-    handed out for a while (its peer may have vanished without a word); the others pass after one poll(2)."""
-    if type(factory).__module__ != "eventsourcing.postgres":
-        return
-    datastore = factory.datastore
-    ping = datastore.pool._check  # the check callback of psycopg_pool 3.3, set by the library when pre_ping is on
-    if ping is not None and datastore.pre_ping:
-        datastore.pool._check = functools.partial(_check_cheaply, ping)
-
-
-def _check_cheaply(ping: Callable[[Any], None], connection: Any) -> None:
-    """Raises, as ``ping`` does, for a connection that is closed; pings only those that may be (see above)."""
-    now = time.monotonic()
-    handed_out: float | None = getattr(connection, "_ledger_handed_out", None)
-    if handed_out is None or now - handed_out > PING_AFTER_IDLE_SECONDS or _has_input(connection.fileno()):
-        ping(connection)
-    connection._ledger_handed_out = now
-
-
-def _has_input(fd: int) -> bool:
-    """Whether a socket has something to read now (data, the end of the stream, an error): an idle database
-    connection has nothing unless the server sent something on its own, such as why it closes the connection."""
-    if not hasattr(select, "poll"):
-        return True  # no cheap way to tell here: ping
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 def _refuse(message: str, field: str) -> bool:
