@@ -286,8 +286,8 @@ def test_two_postings_on_one_project_in_one_batch_are_both_posted_when_the_money
 def test_the_same_request_sent_twice_into_one_batch_is_posted_once_and_the_other_gets_it_replayed(
     observed: ObservedLedger, officer: Ledger
 ) -> None:
-    """Neither looked its key up before deciding; both carry the same idempotency record, so one is turned away as
-    stale, decides again once the batch is saved, and finds the other's posting."""
+    """Both looked the key up before either was saved, so both carry the same new idempotency record: one is turned
+    away as stale, decides again once the batch is saved, and finds the other's posting."""
     _fund_id, (p0, p3) = funded_projects(officer, 2)
 
     def calls() -> list[Call]:
