@@ -884,8 +884,8 @@ class LedgerApplication(Application[UUID]):
                 raise error(f"no {cls.__name__.lower()} with id {aggregate_id}") from None
         else:
             as_of = v.aware_datetime(as_of, "as_of")
-            state: Any = None
-            for domain_event in self.events.get(aggregate_id, lte=version):
+            state, after = self._snapshot_by(aggregate_id, as_of, version)
+            for domain_event in self.events.get(aggregate_id, gt=after, lte=version):
                 if domain_event.timestamp > as_of:
                     break
                 state = domain_event.mutate(state)
@@ -897,6 +897,18 @@ class LedgerApplication(Application[UUID]):
         if version is not None and aggregate.version != version:
             raise error(f"{cls.__name__.lower()} {aggregate_id} has no version {version}")
         return aggregate
+
+    def _snapshot_by(self, aggregate_id: UUID, as_of: datetime, version: int | None) -> tuple[Any, int | None]:
+        """The aggregate from its latest snapshot taken by ``as_of`` (and at or below ``version``), and the version
+        to replay on from; (None, None) without one. A snapshot is taken after its events were saved, by the process
+        that saved them, so each event it holds was recorded by then: replaying from it gives what replaying from
+        the first event gives, without the events before it."""
+        if self.snapshots is None:
+            return None, None
+        for snapshot in self.snapshots.get(aggregate_id, desc=True, lte=version):
+            if snapshot.timestamp <= as_of:
+                return snapshot.mutate(None), snapshot.originator_version
+        return None, None
 
     def get_fund(self, fund_id: UUID, *, as_of: datetime | None = None, version: int | None = None) -> Result:
         """A fund as it stands, as recorded at an instant, or at a version."""

@@ -14,6 +14,7 @@ from builders import CHANGAN_OFFICER, HEBEI_OFFICER, LATER, Ledger, key
 
 from ledger.application import LedgerApplication
 from ledger.errors import InvalidDateError, NotFoundError, UnknownFundError, UnknownProjectError, ValidationError
+from ledger.project import Project
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -143,3 +144,27 @@ def test_the_replayed_figures_follow_the_postings(app: LedgerApplication, ledger
     assert after_reversal["spent"] == {"staff": Decimal("0.00"), "activities": Decimal("3000.00")}
     assert after_reversal["disbursed_total"] == Decimal("50000.00")
     assert after_reversal["received_total"] == Decimal("150000.00")
+
+
+def test_an_instant_is_replayed_from_the_latest_snapshot_taken_by_then_and_reads_the_same(
+        app: LedgerApplication, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app, "snapshotting_intervals", {Project: 4})
+    _fund_id, project_id = ledger.funded_project(received="100000.00")
+    states = []
+    for _ in range(9):
+        time.sleep(0.002)
+        ledger.spend(project_id, "10.00", line="staff")
+        states.append(app.get_project(project_id))
+    recorded = {row["version"]: row["recorded_at"] for row in app.get_history(project_id)}
+    starts: list[int | None] = []
+    read = app.events.get
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        starts.append(kwargs.get("gt"))
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(app.events, "get", spied)
+    for state in states:
+        assert app.get_project(project_id, as_of=recorded[state["version"]]) == state
+
+    assert {4, 8} <= set(starts)  # replays began after the snapshots at versions 4 and 8 once they had been taken
