@@ -72,10 +72,14 @@ class AuditQueries:
         project: str | None = None,
         on: date | None = None,
         after: str | None = None,
+        after_order: tuple[str, str] | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """Findings inside ``scope`` (and ``region``) by business date then id (stable across rebuilds), after
-        the finding ``after``. ``rule`` is a code (``PRC-04``) or a family (``PRC``)."""
+        the finding ``after`` or after the place ``after_order`` (business date as ``YYYY-MM-DD``, finding id) in
+        that order. ``rule`` is a code (``PRC-04``) or a family (``PRC``). The database orders and limits: a page
+        reads about ``limit`` rows, however many findings there are (more only when ``status`` filters out many,
+        as a finding's status comes from its decisions)."""
         with self.store.db.transaction(write=False) as cursor:
             findings, decisions = self._t(cursor, "findings"), self._t(cursor, "decisions")
             where, params = ["f.region_code LIKE ?"], [_prefix(scope) + "%"]
@@ -101,15 +105,22 @@ class AuditQueries:
                 where.append("(f.effective_on, f.finding_id) > (SELECT effective_on, finding_id FROM "
                              f"{findings} WHERE finding_id = ?)")
                 params.append(after)
-            cursor.execute(
-                f"SELECT f.*, (SELECT d.decision FROM {decisions} d WHERE d.finding_id = f.finding_id "
-                "ORDER BY d.position DESC LIMIT 1) AS last_decision "
-                f"FROM {findings} f WHERE {' AND '.join(where)} ORDER BY f.effective_on, f.finding_id",
-                params,
-            )
-            rows = [self._finding(row) for row in cursor.fetchall()]
-        if status:
-            rows = [r for r in rows if r["status"] == status]
+            select = (f"SELECT f.*, (SELECT d.decision FROM {decisions} d WHERE d.finding_id = f.finding_id "
+                      "ORDER BY d.position DESC LIMIT 1) AS last_decision "
+                      f"FROM {findings} f WHERE {' AND '.join(where)}")
+            rows: list[dict[str, Any]] = []
+            place, chunk = after_order, max(1, min(limit, 10_000))
+            while len(rows) < limit:
+                if place is None:
+                    cursor.execute(f"{select} ORDER BY f.effective_on, f.finding_id LIMIT ?", [*params, chunk])
+                else:
+                    cursor.execute(f"{select} AND (f.effective_on, f.finding_id) > (?, ?) "
+                                   "ORDER BY f.effective_on, f.finding_id LIMIT ?", [*params, *place, chunk])
+                fetched = cursor.fetchall()
+                rows += [r for r in map(self._finding, fetched) if not status or r["status"] == status]
+                if len(fetched) < chunk:
+                    break
+                place = (str(fetched[-1]["effective_on"]), str(fetched[-1]["finding_id"]))
         return rows[:limit]
 
     @staticmethod

@@ -138,19 +138,20 @@ def list_findings(query: dict[str, Any]) -> Any:
         _in_scope(query["region"])
     views, position = _views_for(query)
     scope, project = g.principal.scope, str(query["project"]) if query.get("project") else None
+    after = _decode(query["cursor"]) if query.get("cursor") else None
+    limit = query["limit"]
+    # The stored findings come ordered and limited from the database (one more than a page, to tell whether more
+    # follow); the date-judged ones are merged in, and the page is the first ``limit`` of both.
     rows = views.list_findings(scope=scope, region=query.get("region"), rule=query.get("rule"),
                                severity=query.get("severity"), status=query.get("status"), project=project,
-                               on=query.get("on"), limit=10**9)
+                               on=query.get("on"), after_order=after, limit=limit + 1)
     if _lags_wanted(query):
         lags = ProgressQueries(views).lag_findings(on=query.get("on") or _today(), scope=scope,
                                                    region=query.get("region"), project=project,
                                                    rules={query["rule"]} if query.get("rule") else None)
-        rows += [f for f in lags if query.get("severity") in (None, f["severity"])]
+        rows += [f for f in lags if query.get("severity") in (None, f["severity"])
+                 and (after is None or _order(f) > after)]
     rows.sort(key=_order)
-    if query.get("cursor"):
-        after = _decode(query["cursor"])
-        rows = [r for r in rows if _order(r) > after]
-    limit = query["limit"]
     fmt = _export_format(query)
     if fmt != "json":
         return _exported(rows[:limit], FINDING_COLUMNS, fmt, "findings")

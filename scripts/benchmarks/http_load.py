@@ -93,6 +93,25 @@ def worker_rss_mb(master_pid: int) -> float:
     return largest
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process so far (from /proc, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, *, quiet_share: float = 0.05, window_s: float = 1.0, timeout_s: float = 300) -> float:
+    """Waits until a process (the projection worker) has used less than ``quiet_share`` of a CPU over a whole
+    ``window_s``: it has caught up, refreshed its statistics and memoised today's findings. Returns the seconds
+    waited (``timeout_s`` at most: then it goes on anyway)."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        before = _cpu_seconds(pid)
+        time.sleep(window_s)
+        if _cpu_seconds(pid) - before < quiet_share * window_s:
+            break
+    return time.monotonic() - began
+
+
 def wrk(base: str, paths: list[str], token: str, *, connections: int, seconds: int, threads: int = 2,
         day: str = "2023-11-15") -> dict[str, Any]:
     """Runs wrk with the expenditure script; returns its figures (requests/s, latency in ms, errors)."""

@@ -155,6 +155,41 @@ def test_paging_through_findings_with_the_cursor(people: Any, world: Any) -> Non
     t.assert_problem(people.auditor_hebei.get("/audit/findings", query={"cursor": "nonsense"}), 400)
 
 
+def test_paging_one_finding_at_a_time_lists_exactly_what_one_page_lists(people: Any, world: Any) -> None:
+    """Stored findings are paged by the database and date-judged ones merged in: walking the cursor page by page
+    gives the same findings in the same order as a single page holding them all, whatever their kinds."""
+    for n in range(4):
+        _post_ok(people.hebei, f"/projects/{world.project}/expenditures",
+                 t.expenditure(line="buildings", invoice_no=f"FP-W{n}"))
+    whole = people.auditor_hebei.get("/audit/findings", query={"limit": "500", "on": "2024-06-30"}).get_json()
+    assert not whole["has_more"] and len({f["rule"][:3] for f in whole["items"]}) >= 2  # stored and date-judged
+    walked, cursor = [], None
+    while True:
+        query = {"limit": "1", "on": "2024-06-30", **({"cursor": cursor} if cursor else {})}
+        page = people.auditor_hebei.get("/audit/findings", query=query).get_json()
+        walked += page["items"]
+        if not page["has_more"]:
+            break
+        cursor = page["next_cursor"]
+    assert [f["finding_id"] for f in walked] == [f["finding_id"] for f in whole["items"]]
+
+
+def test_a_status_filter_pages_past_findings_of_other_statuses(people: Any, world: Any) -> None:
+    for n in range(3):
+        _post_ok(people.hebei, f"/projects/{world.project}/expenditures",
+                 t.expenditure(line="investment", invoice_no=f"FP-S{n}"))
+    ear02 = sorted((f for f in _findings(people.auditor_hebei, rule="EAR-02", limit="500")),
+                   key=lambda f: (f["effective_on"], f["finding_id"]))
+    assert len(ear02) >= 3
+    last = ear02[-1]
+    _post_ok(people.auditor_hebei, f"/audit/findings/{last['finding_id']}/decisions",
+             {"decision": "acknowledge", "note": "已知悉", "effective_on": "2024-04-01"})
+    acknowledged = people.auditor_hebei.get("/audit/findings", query={"rule": "EAR-02", "status": "acknowledged",
+                                                                      "limit": "1"}).get_json()
+    assert [f["finding_id"] for f in acknowledged["items"]] == [last["finding_id"]]
+    assert not acknowledged["has_more"]
+
+
 def test_progress_of_a_project_on_a_date_month_by_month(people: Any, world: Any) -> None:
     _post_ok(people.hebei, f"/projects/{world.project}/disbursements", t.disbursement(world.county_fund, "50000.00"))
     _post_ok(people.hebei, f"/projects/{world.project}/expenditures", t.expenditure(amount="800.00"))
