@@ -9,6 +9,7 @@ import".
 from __future__ import annotations
 
 import csv
+import functools
 import getpass
 import hashlib
 import json
@@ -35,8 +36,9 @@ from api.schemas.projects import DisbursementIn, ExpenditureIn
 from ledger import ids
 from ledger.actors import Actor
 from ledger.application import Idempotency, LedgerApplication
-from ledger.bulk import USE_CASES, BulkImporter, ImportStoppedError, Refusal, Row, Tally
-from ledger.errors import LedgerError
+from ledger.bulk import USE_CASES, BulkImporter, Checked, ImportStoppedError, Refusal, Row, Tally
+from ledger.errors import LedgerError, ValidationError
+from ledger.validate import a_uuid
 
 KEY_PREFIX = "import:"
 REQUIRED = ("key", "kind", "amount", "effective_on")
@@ -48,6 +50,9 @@ COLUMNS = ("key", "kind", *REFERENCES, "amount", "effective_on", "line", "payee_
            "invoice_no", "description", "installment", "procurement_id", "voucher_no", "document_no")
 WHOLE = re.compile(r"^[0-9]+$")
 SHOWN_REFUSALS = 50
+# Up to this many rows, the check keeps each row as read and what it decided, for the import to save without reading
+# or deciding the row again (README, "Bulk import"); a longer file is read and decided again, so memory stays bounded.
+KEPT_ROWS = 100_000
 
 
 class FileError(click.ClickException):
@@ -170,16 +175,19 @@ def _flat(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix.rstrip(".") or "_row": [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]}
 
 
+# A file names few projects and funds, each on many rows: each id is worked out once.
+_project_id = functools.lru_cache(maxsize=1 << 16)(ids.project_id)
+_fund_id = functools.lru_cache(maxsize=1 << 16)(ids.fund_id)
+
+
 def _reference(cells: dict[str, str], what: str) -> UUID | None:
     """The project (by code or id) or the fund (by id, or by region and document number) a row names."""
-    from ledger.errors import ValidationError
-
     if what == "project":
         code, given = cells.get("project_code"), cells.get("project_id")
         if code and given:
             raise ValidationError("give project_code or project_id, not both", field="project_code")
         if code:
-            return ids.project_id(code)
+            return _project_id(code)
         return _uuid(given, "project_id")
     given, region, document = cells.get("fund_id"), cells.get("fund_region"), cells.get("fund_document_no")
     if given and (region or document):
@@ -187,13 +195,11 @@ def _reference(cells: dict[str, str], what: str) -> UUID | None:
     if region or document:
         if not (region and document):
             raise ValidationError("fund_region and fund_document_no go together", field="fund_region")
-        return ids.fund_id(region, document)
+        return _fund_id(region, document)
     return _uuid(given, "fund_id")
 
 
 def _uuid(text: str | None, field: str) -> UUID | None:
-    from ledger.validate import a_uuid
-
     return None if not text else a_uuid(text, field)
 
 
@@ -299,11 +305,13 @@ def import_command(file: Path, fmt: str | None, dry_run: bool, batch_size: int, 
     refusals: list[Refusal] = []
     started = checked = time.perf_counter()
     try:
-        tally = Tally()
+        tally: Tally = Tally()
+        check: Checked | None = None
         if dry_run or not skip_invalid:
             with _progress(console) as bar:
                 task = bar.add_task("checking", total=total)
-                tally = importer.check(_rows(file, fmt, refusals, labels, names), lambda n: bar.advance(task, n))
+                tally = check = importer.check(_rows(file, fmt, refusals, labels, names),
+                                               lambda n: bar.advance(task, n), keep=not dry_run and total <= KEPT_ROWS)
                 bar.update(task, completed=total)
             refusals.extend(tally.refused)
             if dry_run or refusals:
@@ -317,8 +325,11 @@ def import_command(file: Path, fmt: str | None, dry_run: bool, batch_size: int, 
         with _progress(console) as bar:
             task = bar.add_task("importing", total=total)
             try:
-                tally = importer.run(_rows(file, fmt, refusals, labels, names), skip_invalid=skip_invalid,
-                                     progress=lambda n: bar.advance(task, n))
+                if check is not None and check.kept:  # every row read and decided once, by the check
+                    tally = importer.run_checked(check, progress=lambda n: bar.advance(task, n))
+                else:
+                    tally = importer.run(_rows(file, fmt, refusals, labels, names), skip_invalid=skip_invalid,
+                                         progress=lambda n: bar.advance(task, n))
             except ImportStoppedError as stopped:
                 _report(console, [*refusals, *stopped.refused], labels, names, report)
                 console.print(f"stopped: a batch holds refused rows and was not saved; {stopped.tally.batches} "

@@ -10,19 +10,26 @@ at the start of the batch, with the batch's own events applied again.
 ``batch_size`` rows, each batch whole or not at all. A batch refused by the store because another writer changed one
 of its aggregates is decided again from the store and saved again; rows carry idempotency keys, so a row posted
 before (by an earlier run that crashed, or earlier in the file) is answered as a replay and never posted twice.
+
+``check(..., keep=True)`` also keeps what it decided, batch by batch, and ``run_checked`` saves it without deciding
+each row again, for as long as nothing else has been written to the log: the log's last position is read before the
+check reads anything, and again before each batch is saved, and must be the one the previous save left (the events
+of one transaction are written under a table lock, so positions follow commit order). From the first batch that
+meets another writer's posting, every batch is decided again from the store as ``run`` does; and the library still
+refuses a kept batch whose aggregates changed after that last look (the check then decides it again too).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import IntegrityError
 
 from ledger.errors import LedgerError, VersionConflictError
@@ -36,6 +43,11 @@ if TYPE_CHECKING:
 MAX_ATTEMPTS = 8
 # The use case each kind of row goes through; the row's target is the use case's first argument after the actor.
 USE_CASES = {"expenditure": "record_expenditure", "disbursement": "disburse", "allocation": "allocate_funds"}
+
+
+def save_events(app: LedgerApplication, events: list[Any], touched: list[Aggregate]) -> list[Any]:
+    """``app.save(*events, *touched)``: one transaction; the recordings of the events."""
+    return app.save(*events, *touched)
 
 
 class Staging:
@@ -126,13 +138,22 @@ class Staging:
                 self._states[aggregate_id] = rebuilt
         self._row = set()
 
+    def _touched(self, copy: bool = False) -> list[Aggregate]:
+        """The aggregates a save of the batch's events is given besides them: those it may snapshot (the library
+        looks only at their type), or every one the batch changed when the cache keeps what is saved."""
+        states = [self._states[i] for i in self._events_of if i in self._states]
+        repository: Any = self._app.repository
+        if not (repository.cache is not None and not repository.fastforward):
+            intervals = self._app.snapshotting_intervals or {}
+            states = [s for s in states if type(s) in intervals]
+        return [copy_aggregate(s) for s in states] if copy else states
+
     def flush(self) -> int:
         """Saves the batch's events in one transaction and starts afresh (the next batch reads the store again);
         returns how many events were saved. IntegrityError if another writer changed one of the aggregates."""
         try:
             if self._events:
-                touched = [self._states[i] for i in self._events_of if i in self._states]  # for snapshots
-                self._app.save(*self._events, *touched)
+                save_events(self._app, self._events, self._touched())
             return len(self._events)
         finally:
             self._states.clear()
@@ -142,12 +163,17 @@ class Staging:
             self._unsaved.clear()
             self._absent.clear()
 
-    def end_batch(self) -> None:
-        """Drops the batch's events without saving them, keeping its state for the next batch (a dry run)."""
+    def end_batch(self, keep: bool = False) -> tuple[list[Any], list[Aggregate]]:
+        """Ends the batch without saving its events, keeping its state for the next batch (a dry run). With
+        ``keep``, returns its events and what a save of them takes besides (copies of the aggregates as the batch
+        left them), to be saved later as they are."""
+        kept: tuple[list[Any], list[Aggregate]] = (
+            (self._events, self._touched(copy=True) if self._events else []) if keep else ([], []))
         self._events = []
         self._events_of.clear()
         self._checkpoints.clear()
         self._absent.clear()
+        return kept
 
 
 def stored_ids(recorder: Any, aggregate_ids: list[UUID]) -> set[UUID] | None:
@@ -211,6 +237,32 @@ class Tally:
         self.refused.extend(other.refused)
 
 
+@dataclass(frozen=True)
+class CheckedBatch:
+    """A batch as a check decided it: its rows, the events it would save (in order) and the aggregates that save is
+    given besides them, and what it counted."""
+
+    rows: list[Row]
+    events: list[Any]
+    touched: list[Aggregate]
+    posted: int
+    replayed: int
+
+
+@dataclass
+class Checked(Tally):
+    """What a check decided. With ``keep``, also its batches (``kept``), and the log's last position before it read
+    anything: what ``run_checked`` needs to save them without deciding again."""
+
+    kept: bool = False
+    position: int | None = None
+    checked_batches: list[CheckedBatch] = field(default_factory=list)
+
+    def rows(self) -> Iterator[Row]:
+        for batch in self.checked_batches:
+            yield from batch.rows
+
+
 class ImportStoppedError(Exception):
     """A batch held refused rows and refused rows are not skipped: nothing of that batch was saved."""
 
@@ -230,9 +282,14 @@ class BulkImporter:
         self.actor = actor
         self.batch_size = batch_size
 
-    def check(self, rows: Iterable[Row], progress: Callable[[int], None] | None = None) -> Tally:
-        """Decides every row, each seeing the rows before it, and writes nothing."""
-        tally, batch = Tally(), []
+    def check(self, rows: Iterable[Row], progress: Callable[[int], None] | None = None, *,
+              keep: bool = False) -> Checked:
+        """Decides every row, each seeing the rows before it, and writes nothing. With ``keep``, keeps the rows and
+        what was decided for ``run_checked`` (memory: the rows and their events)."""
+        tally = Checked(kept=keep)
+        if keep:
+            tally.position = self.app.recorder.max_notification_id()  # before anything is read
+        batch: list[Row] = []
         with self.app.staged() as staging:
             for row in rows:
                 batch.append(row)
@@ -243,12 +300,16 @@ class BulkImporter:
                 self._check_batch(staging, batch, tally, progress)
         return tally
 
-    def _check_batch(self, staging: Staging, batch: list[Row], tally: Tally,
+    def _check_batch(self, staging: Staging, batch: list[Row], tally: Checked,
                      progress: Callable[[int], None] | None) -> None:
         self._look_up_keys(staging, batch)
+        posted, replayed = tally.posted, tally.replayed
         for row in batch:
             self._stage(row, tally)
-        staging.end_batch()
+        events, touched = staging.end_batch(keep=tally.kept)
+        if tally.kept:
+            tally.checked_batches.append(
+                CheckedBatch(batch, events, touched, tally.posted - posted, tally.replayed - replayed))
         if progress is not None:
             progress(len(batch))
 
@@ -275,6 +336,42 @@ class BulkImporter:
             self._save_batch(batch, tally, skip_invalid)
             if progress is not None:
                 progress(len(batch))
+        return tally
+
+    def run_checked(self, checked: Checked, progress: Callable[[int], None] | None = None) -> Tally:
+        """Imports the rows of a check made with ``keep`` and no refused row, as ``run`` would without skipping
+        refused rows. Each batch saves the events the check decided, while the log holds nothing the check did not
+        see: its last position is the one before the check, or the one this import's last save left. From the
+        first batch for which it is not (another writer posted meanwhile), or that the store refuses (another
+        writer changed one of its aggregates), each batch is decided again from the store."""
+        if not checked.kept or checked.refused:
+            raise ValueError("only a check that kept its batches and refused no row can be imported as checked")
+        tally = Tally()
+        repository: Any = self.app.repository
+        # A cache that keeps what is saved would keep the check's copies, recorded at the check's instant: decided
+        # again instead.
+        position, reusable = checked.position, repository.cache is None or repository.fastforward
+        for batch in checked.checked_batches:
+            if reusable and self.app.recorder.max_notification_id() == position:
+                # Recorded at the instant of the save, as a batch decided now would be, not at the check's.
+                now = DomainEvent.create_timestamp()
+                events = [replace(event, timestamp=now) for event in batch.events]
+                try:
+                    recordings = save_events(self.app, events, batch.touched) if events else []
+                except IntegrityError:  # an aggregate changed after the last look: decided again below
+                    reusable = False
+                else:
+                    if recordings:
+                        position = max(r.notification.id for r in recordings)
+                    tally.add(Tally(posted=batch.posted, replayed=batch.replayed, events=len(batch.events),
+                                    batches=1))
+                    if progress is not None:
+                        progress(len(batch.rows))
+                    continue
+            reusable = False  # the next batches were decided after this one: decided again too
+            self._save_batch(batch.rows, tally, skip_invalid=False)
+            if progress is not None:
+                progress(len(batch.rows))
         return tally
 
     def _save_batch(self, batch: list[Row], tally: Tally, skip_invalid: bool) -> None:

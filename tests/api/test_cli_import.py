@@ -16,8 +16,10 @@ from builders import HEBEI, Ledger
 from click.testing import CliRunner, Result
 from openpyxl import Workbook
 
+from api import cli_import
 from api.cli import main
 from ledger.application import LedgerApplication
+from ledger.bulk import BulkImporter
 from ledger.integrity.verify import verify_log
 
 HEADER = ["key", "kind", "project_code", "fund_region", "fund_document_no", "amount", "effective_on", "line",
@@ -189,3 +191,72 @@ def test_a_row_naming_an_unknown_project_is_refused_with_the_code_it_gave(world:
     assert result.exit_code == 0, result.output
     assert (summary(result)["posted"], summary(result)["refused"]) == ("1", "1")
     assert "unknown_project" in result.stderr and "project code 'SJZ-NO-SUCH'" in result.stderr
+
+
+class Parses:
+    """Counts the rows parsed (read by the request schema of their kind)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.count = 0
+        original = cli_import.parse
+
+        def counted(number: int, cells: dict[str, str]) -> Any:
+            self.count += 1
+            return original(number, cells)
+
+        monkeypatch.setattr(cli_import, "parse", counted)
+
+
+def test_a_checked_file_is_parsed_once_and_each_row_decided_once(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parses = Parses(monkeypatch)
+    decided: list[str] = []
+    original = BulkImporter._stage
+
+    def stage(importer: BulkImporter, row: Any, tally: Any) -> None:
+        decided.append(row.idempotency.key)
+        original(importer, row, tally)
+
+    monkeypatch.setattr(BulkImporter, "_stage", stage)
+    result = run(str(write_csv(tmp_path / "history.csv", world.rows())), "--batch", "2")
+
+    assert result.exit_code == 0, result.output
+    assert (summary(result)["posted"], summary(result)["transactions"]) == ("4", "2")
+    assert parses.count == 4
+    assert sorted(decided) == ["import:V-0001", "import:V-0002", "import:V-0003", "import:V-0004"]
+    assert world.figures() == (Decimal("50000.00"), Decimal("30000.00"), Decimal("2000.50"))
+    assert verify_log(world.app.recorder, check_signature=None).outcome == "ok"
+
+
+def test_a_file_longer_than_the_rows_kept_is_parsed_again_for_the_import_with_the_same_outcome(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parses = Parses(monkeypatch)
+    monkeypatch.setattr(cli_import, "KEPT_ROWS", 3)
+    result = run(str(write_csv(tmp_path / "history.csv", world.rows())), "--batch", "2")
+
+    assert result.exit_code == 0, result.output
+    assert (summary(result)["posted"], summary(result)["transactions"]) == ("4", "2")
+    assert parses.count == 4 + 4
+    assert world.figures() == (Decimal("50000.00"), Decimal("30000.00"), Decimal("2000.50"))
+
+
+def test_a_change_between_the_check_and_the_import_is_seen_by_the_import(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = BulkImporter.run_checked
+
+    def closed_meanwhile(importer: BulkImporter, *args: Any, **kwargs: Any) -> Any:
+        Ledger(world.app).close_project(world.project_id)  # another officer, after the check
+        return original(importer, *args, **kwargs)
+
+    monkeypatch.setattr(BulkImporter, "run_checked", closed_meanwhile)
+    report = tmp_path / "refused.csv"
+    result = run(str(write_csv(tmp_path / "history.csv", world.rows())), "--batch", "2", "--report", str(report))
+
+    assert result.exit_code == 1
+    assert "stopped" in result.stderr and "0 batches saved before it" in result.stderr
+    with report.open(encoding="utf-8-sig") as handle:
+        assert [(r["row"], r["key"], r["code"]) for r in csv.DictReader(handle)][:1] == [("2", "V-0001", "closed")]
+    assert world.figures() == (Decimal(0), Decimal(0), Decimal(0))
