@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from eventsourcing.persistence import Mapper, Notification
 
 from ledger.money import ZERO
+from projections.decoding import EventDecoder
 from projections.engine import RuleEngine, funds_of
 from projections.lag_memo import LagMemos
 from projections.procurement_state import ProcurementModel, ProcurementState
@@ -19,9 +21,16 @@ from projections.procurement_state import to_record as procurement_record
 from projections.rules import Finding
 from projections.rules.earmarking import invoice_key
 from projections.state import FundState, ProjectState, ReadModel, to_record
-from projections.store import SPLIT, Counts, Cursor, ViewStore, as_json, cents, iso
+from projections.store import SPLIT, Counts, Cursor, ViewStore, as_json, cents, id_lists, iso, write_rows
 
 DECISION_TOPIC_PREFIX = "ledger:FindingCase."
+# The states a batch's events are folded into, by the aggregate that recorded them (``Notification.originator_id``):
+# read in one query per kind before the fold instead of one or two per state as the fold first asks for it.
+STATE_OF_TOPIC = {"ledger:Fund.": "fund", "ledger:Project.": "project", "ledger:Procurement.": "procurement"}
+# The events the projection reads at all: those of funds, projects, procurements and finding cases. Others (natural
+# key reservations) are not even decoded: no handler takes them, and the business date of an event counts only for
+# the aggregate that recorded it (``changed_on``), which is none of the above.
+READ_TOPICS = (*STATE_OF_TOPIC, DECISION_TOPIC_PREFIX)
 PRC = "PRC-%"  # a LIKE pattern, always passed as a parameter (a literal % would clash with psycopg's placeholders)
 
 
@@ -154,6 +163,9 @@ class StateCache:
     def __len__(self) -> int:
         return len(self._states)
 
+    def __contains__(self, key: tuple[str, str]) -> bool:  # without counting a hit or a miss, nor reordering
+        return key in self._states
+
 
 class _BatchStates:
     """What one batch read: through the cache when there is one, with the stored list lengths of each state."""
@@ -162,12 +174,35 @@ class _BatchStates:
         self.store, self.cursor, self.generation, self.cache = store, cursor, generation, cache
         self.stored: dict[tuple[str, str], Counts] = {}
         self.read: dict[tuple[str, str], dict[str, Any]] = {}
+        # Read ahead (``prefetch``), not yet asked for: a state as stored when this batch began, None for one not
+        # stored. Taken out when asked for, and dropped when the batch writes the state (a later ask reads it
+        # again, as it would without the read-ahead).
+        self.ahead: dict[tuple[str, str], tuple[dict[str, Any], Counts] | None] = {}
+
+    def prefetch(self, kind: str, ids: Iterable[str]) -> None:
+        """Reads the states of ``kind`` with these ids in one query (two with their lists), except those already
+        read, read ahead or cached."""
+        wanted = sorted({i for i in ids if (kind, i) not in self.read and (kind, i) not in self.ahead
+                         and (self.cache is None or (kind, i) not in self.cache)})
+        if not wanted:
+            return
+        records, counts = self.store.load_counted_states(self.cursor, self.generation, kind, wanted)
+        for ident in wanted:
+            record = records.get(ident)
+            self.ahead[(kind, ident)] = None if record is None else (record, counts.get(ident, {}))
 
     def load(self, kind: str, ident: str) -> dict[str, Any] | None:
         key = (kind, ident)
         found = self.cache.get(key) if self.cache is not None else None
         if found is None:
-            found = self.store.load_counted(self.cursor, self.generation, kind, ident)
+            if key in self.ahead:
+                found = self.ahead[key]
+                if found is not None:  # asked for again, it is read again (a state not stored stays so until saved)
+                    del self.ahead[key]
+            else:
+                found = self.store.load_counted(self.cursor, self.generation, kind, ident)
+                if found is None:
+                    self.ahead[key] = None
             if found is None:
                 return None
         self.read[key], self.stored[key] = found
@@ -175,6 +210,7 @@ class _BatchStates:
 
     def saved(self, rows: list[tuple[str, str, dict[str, Any]]], counts: dict[tuple[str, str], Counts]) -> None:
         for kind, ident, record in rows:
+            self.ahead.pop((kind, ident), None)
             self.read[(kind, ident)] = record
             self.stored[(kind, ident)] = counts.get((kind, ident), {})
 
@@ -197,6 +233,7 @@ class AuditProjection:
                  cache: StateCache | None = None) -> None:
         self.store = store
         self.mapper = mapper
+        self.decode = EventDecoder(mapper)
         self.engine = engine or RuleEngine()
         self.memos = LagMemos(store, self.engine)
         self.cache = cache if cache is not None else StateCache()
@@ -217,8 +254,18 @@ class AuditProjection:
         # Per aggregate, the latest business date among this batch's events: the date a retraction takes effect
         # (exactly the retracting event's date when the worker keeps up one event at a time).
         changed_on: dict[str, date] = {}
+        folded: dict[str, set[str]] = {}
         for notification in notifications:
-            event = self.mapper.to_domain_event(notification)
+            for prefix, kind in STATE_OF_TOPIC.items():
+                if notification.topic.startswith(prefix):
+                    folded.setdefault(kind, set()).add(model.texts[notification.originator_id])
+        for kind, ids in sorted(folded.items()):
+            states.prefetch(kind, ids)
+        decode = self.decode
+        for notification in notifications:
+            if not notification.topic.startswith(READ_TOPICS):
+                continue
+            event = decode(notification)
             if notification.topic.startswith(DECISION_TOPIC_PREFIX):
                 if hasattr(event, "decision"):
                     decisions.append((notification.id, event))
@@ -227,22 +274,33 @@ class AuditProjection:
                 procurements.apply(notification.topic, event, notification.id)
                 on = getattr(event, "effective_on", None)
                 if on is not None:
-                    key = str(event.originator_id)
+                    key = model.texts[event.originator_id]
                     changed_on[key] = max(on, changed_on.get(key, on))
         last = notifications[-1].id
         funds = [model.funds[i] for i in sorted(model.touched_funds)]
         projects = [model.projects[i] for i in sorted(model.touched_projects)]
+        states.prefetch("fund", {i for p in projects for i in _fund_ids(p)} - set(model.funds))  # for ``funds_of``
         rows = [("fund", f.id, to_record(f)) for f in funds] + [("project", p.id, to_record(p)) for p in projects]
         states.saved(rows, store.save_states(cursor, generation, rows, states.stored, model.changed_items))
         store.upsert(cursor, generation, "funds", [fund_row(f) for f in funds], ("fund_id",))
         store.upsert(cursor, generation, "projects", [project_row(p) for p in projects], ("project_id",))
         store.upsert(cursor, generation, "lines", [r for p in projects for r in line_rows(p)], ("project_id", "line"))
+        existing: dict[str, list[dict[str, Any]]] = {project.id: [] for project in projects}
+        for marks, ids in id_lists(cursor, list(existing)):
+            cursor.execute(f"SELECT * FROM {store.table('findings', generation)} WHERE project_id {marks} "
+                           "AND rule <> 'EAR-09' AND rule NOT LIKE ?", [*ids, PRC])
+            for row in cursor.fetchall():
+                existing[row["project_id"]].append(row)
+        jobs = []
         for project in projects:
             found = self.engine.project_findings(project, funds_of(project, model.fund))
-            cursor.execute(f"SELECT * FROM {store.table('findings', generation)} WHERE project_id = ? "
-                           "AND rule <> 'EAR-09' AND rule NOT LIKE ?", (project.id, PRC))
-            self._reconcile(cursor, generation, cursor.fetchall(), found, last, changed_on.get(project.id))
-        self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last, changed_on)
+            jobs.append(_Job(existing[project.id], found, changed_on.get(project.id),
+                             lambda f, p=project.id: f.project_id == p and f.rule != "EAR-09"
+                             and not f.rule.upper().startswith("PRC-"),
+                             f"SELECT * FROM {store.table('findings', generation)} WHERE project_id = ? "
+                             "AND rule <> 'EAR-09' AND rule NOT LIKE ?", (project.id, PRC)))
+        self._reconcile_all(cursor, generation, jobs, last)
+        self._refresh_invoices(cursor, generation, model, projects, notifications[0].id, last, changed_on, states)
         self._refresh_procurements(cursor, generation, procurements, last, states)
         self._record_decisions(cursor, generation, decisions)
         self._forget_memos(cursor, generation, model, procurements, last)
@@ -264,63 +322,102 @@ class AuditProjection:
     def _reconcile(self, cursor: Cursor, generation: int, existing_rows: list[dict[str, Any]],
                    found: list[Finding], position: int, retracted_on: date | None, group: str | None = None) -> None:
         """Adds new findings, updates changed ones, retracts those no longer true (never deletes)."""
-        existing = {row["finding_id"]: row for row in existing_rows}
-        rows = []
-        for finding in found:
-            old = existing.get(finding.finding_id)
-            row = finding_row(finding, old["first_position"] if old else position, position, group)
-            if old is not None and all(str(old[c]) == str(row[c]) for c in COMPARED):
-                continue
-            rows.append(row)
+        rows, gone = _changes(existing_rows, found, position, retracted_on, group)
+        self._write_findings(cursor, generation, rows, gone)
+
+    def _write_findings(self, cursor: Cursor, generation: int, rows: list[dict[str, Any]],
+                        gone: list[tuple[int, str | None, str]]) -> None:
         self.store.upsert(cursor, generation, "findings", rows, ("finding_id",))
-        live = {f.finding_id for f in found}
-        gone = [(position, iso(retracted_on), fid) for fid, row in existing.items()
-                if fid not in live and row["retracted_position"] is None]
         if gone:
             cursor.executemany(f"UPDATE {self.store.table('findings', generation)} SET retracted_position = ?, "
                                "retracted_on = ? WHERE finding_id = ?", gone)
 
+    def _reconcile_all(self, cursor: Cursor, generation: int, jobs: list[_Job], position: int) -> None:
+        """``_reconcile`` of many subjects, each against its stored findings read before any was written, and
+        all written at once. That is what reconciling them one after another (reading each subject's findings
+        just before) would do only if no subject's writes reach another's findings: every finding a job makes is
+        in its own subject's scope (``job.owns``), none is made by two jobs and none is among another job's stored
+        findings. Otherwise they are reconciled one after another, each read again."""
+        made: dict[str, int] = {}
+        for index, job in enumerate(jobs):
+            for finding in job.found:
+                if not job.owns(finding) or made.setdefault(finding.finding_id, index) != index:
+                    return self._reconcile_each(cursor, generation, jobs, position)
+        for index, job in enumerate(jobs):
+            if any(made.get(row["finding_id"], index) != index for row in job.existing):
+                return self._reconcile_each(cursor, generation, jobs, position)
+        rows: list[dict[str, Any]] = []
+        gone: list[tuple[int, str | None, str]] = []
+        for job in jobs:
+            job_rows, job_gone = _changes(job.existing, job.found, position, job.retracted_on, job.group)
+            rows += job_rows
+            gone += job_gone
+        self._write_findings(cursor, generation, rows, gone)
+
+    def _reconcile_each(self, cursor: Cursor, generation: int, jobs: list[_Job], position: int) -> None:
+        for job in jobs:
+            cursor.execute(job.sql, job.params)
+            self._reconcile(cursor, generation, cursor.fetchall(), job.found, position, job.retracted_on, job.group)
+
     def _refresh_invoices(self, cursor: Cursor, generation: int, model: ReadModel, projects: list[ProjectState],
-                          first: int, last: int, changed_on: dict[str, date]) -> None:
+                          first: int, last: int, changed_on: dict[str, date], states: _BatchStates) -> None:
         """EAR-09 looks across projects: re-judge the invoice groups that this batch's entries or reversals touch."""
         table = self.store.table("invoices", generation)
-        changed: dict[str, dict[str, Any]] = {}
+        changed: dict[str, tuple[str, str, str]] = {}
+        old: set[str] = set()  # entries of earlier batches, reversed in this one
         for project in projects:
             reversed_now = {e["reversed_entry_id"] for e in project.entries
                             if e["kind"] == "reversal" and first <= e["ref"]["position"] <= last}
             for entry in project.entries:
                 key = group_key(entry) if entry["kind"] == "expenditure" else None
-                if key is not None and (first <= entry["ref"]["position"] <= last
-                                        or entry["entry_id"] in reversed_now):
-                    changed[entry["entry_id"]] = {"entry_id": entry["entry_id"], "project_id": project.id,
-                                                  "group_key": key}
-        self.store.upsert(cursor, generation, "invoices", list(changed.values()), ("entry_id",))
-        keys = sorted({row["group_key"] for row in changed.values()})
-        members: dict[str, set[str]] = {}
-        entries: Counter[str] = Counter()
-        for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
-            marks = ", ".join("?" for _ in chunk)
-            cursor.execute(f"SELECT group_key, project_id FROM {table} WHERE group_key IN ({marks})", chunk)
+                if key is None:
+                    continue
+                if first <= entry["ref"]["position"] <= last:
+                    changed[entry["entry_id"]] = (entry["entry_id"], project.id, key)
+                    old.discard(entry["entry_id"])
+                elif entry["entry_id"] in reversed_now:
+                    changed[entry["entry_id"]] = (entry["entry_id"], project.id, key)
+                    old.add(entry["entry_id"])
+        # An entry's row is new in the batch of its event (rewritten in the batch that reverses it).
+        columns = ["entry_id", "project_id", "group_key"]
+        write_rows(cursor, table, columns, ("entry_id",), [row for row in changed.values() if row[0] not in old],
+                   unique=True, fresh=True)
+        write_rows(cursor, table, columns, ("entry_id",), [row for row in changed.values() if row[0] in old],
+                   unique=True)
+        keys = sorted({row[2] for row in changed.values()})
+        findings = self.store.table("findings", generation)
+        # The groups to judge: those of two entries or more, and those with an EAR-09 finding (to retract it).
+        judged: set[str] = set()
+        for marks, chunk in id_lists(cursor, keys):
+            cursor.execute(f"SELECT group_key FROM {table} WHERE group_key {marks} GROUP BY group_key "
+                           "HAVING COUNT(*) >= 2", chunk)
+            judged.update(row["group_key"] for row in cursor.fetchall())
+            cursor.execute(f"SELECT DISTINCT group_key FROM {findings} WHERE rule = 'EAR-09' AND group_key {marks}",
+                           chunk)
+            judged.update(row["group_key"] for row in cursor.fetchall())
+        if not judged:
+            return
+        wanted = sorted(judged)
+        members: dict[str, set[str]] = {key: set() for key in wanted}
+        existing: dict[str, list[dict[str, Any]]] = {key: [] for key in wanted}
+        for marks, chunk in id_lists(cursor, wanted):
+            cursor.execute(f"SELECT group_key, project_id FROM {table} WHERE group_key {marks}", chunk)
             for row in cursor.fetchall():
-                members.setdefault(row["group_key"], set()).add(row["project_id"])
-                entries[row["group_key"]] += 1
-            cursor.execute(f"SELECT DISTINCT group_key FROM {self.store.table('findings', generation)} "
-                           f"WHERE rule = 'EAR-09' AND group_key IN ({marks})", chunk)
-            flagged = {row["group_key"] for row in cursor.fetchall()}
-            for key in chunk:
-                if entries[key] >= 2 or key in flagged:
-                    self._judge_invoice_group(cursor, generation, model, key, sorted(members[key]), last,
-                                              changed_on)
-
-    def _judge_invoice_group(self, cursor: Cursor, generation: int, model: ReadModel, key: str,
-                             project_ids: list[str], position: int, changed_on: dict[str, date]) -> None:
-        items = [(p, e) for p in (model.project(i) for i in project_ids) if p is not None for e in p.entries
-                 if e["kind"] == "expenditure" and group_key(e) == key]
-        found = self.engine.invoice_findings(items)
-        cursor.execute(f"SELECT * FROM {self.store.table('findings', generation)} WHERE rule = 'EAR-09' "
-                       "AND group_key = ?", (key,))
-        retracted_on = max((changed_on[i] for i in project_ids if i in changed_on), default=None)
-        self._reconcile(cursor, generation, cursor.fetchall(), found, position, retracted_on, key)
+                members[row["group_key"]].add(row["project_id"])
+            cursor.execute(f"SELECT * FROM {findings} WHERE rule = 'EAR-09' AND group_key {marks}", chunk)
+            for row in cursor.fetchall():
+                existing[row["group_key"]].append(row)
+        states.prefetch("project", {i for ids in members.values() for i in ids} - set(model.projects))
+        jobs = []
+        for key in wanted:
+            project_ids = sorted(members[key])
+            items = [(p, e) for p in (model.project(i) for i in project_ids) if p is not None for e in p.entries
+                     if e["kind"] == "expenditure" and group_key(e) == key]
+            found = self.engine.invoice_findings(items)
+            retracted_on = max((changed_on[i] for i in project_ids if i in changed_on), default=None)
+            jobs.append(_Job(existing[key], found, retracted_on, lambda f: f.rule == "EAR-09",
+                             f"SELECT * FROM {findings} WHERE rule = 'EAR-09' AND group_key = ?", (key,), key))
+        self._reconcile_all(cursor, generation, jobs, last)
 
     def _refresh_procurements(self, cursor: Cursor, generation: int, model: ProcurementModel, position: int,
                               states: _BatchStates) -> None:
@@ -335,6 +432,8 @@ class AuditProjection:
         by_project: dict[str, list[str]] = {}
         for pid in model.opened:
             by_project.setdefault(model.procurements[pid].project_id, []).append(pid)
+        states.prefetch("project_procurements", by_project)
+        states.prefetch("procurement_group", {key for key in map(contract_group, touched) if key is not None})
         for project_id, opened in sorted(by_project.items()):
             index = states.load("project_procurements", project_id) or {"ids": []}
             indexes.append(("project_procurements", project_id,
@@ -351,6 +450,8 @@ class AuditProjection:
                 indexes.append(("procurement_group", key, {"ids": list(groups[key])}))
         rows = ([("procurement", s.id, procurement_record(s)) for s in touched]
                 + list({(kind, ident): (kind, ident, body) for kind, ident, body in indexes}.values()))
+        states.prefetch("procurement", {i for key in map(contract_group, touched) if key is not None
+                                        for i in groups[key]} - set(model.procurements))
         states.saved(rows, store.save_states(cursor, generation, rows, states.stored))
         judge: dict[str, tuple[ProcurementState, list[ProcurementState]]] = {}
         for state in touched:
@@ -359,13 +460,23 @@ class AuditProjection:
             for subject in [state, *members]:
                 judge[subject.id] = (subject, members)
         table = store.table("findings", generation)
+        existing: dict[tuple[str, str], list[dict[str, Any]]] = {(s.project_id, s.id): [] for s, _ in judge.values()}
+        for marks, ids in id_lists(cursor, sorted({project_id for project_id, _ in existing})):
+            cursor.execute(f"SELECT * FROM {table} WHERE project_id {marks} AND rule LIKE ?", [*ids, PRC])
+            for row in cursor.fetchall():
+                if (row["project_id"], row["subject_id"]) in existing:
+                    existing[(row["project_id"], row["subject_id"])].append(row)
+        jobs = []
         for pid in sorted(judge):
             state, members = judge[pid]
             found = self.engine.procurement_findings(state, members)
             dates = [model.changed_on[m.id] for m in [state, *members] if m.id in model.changed_on]
-            cursor.execute(f"SELECT * FROM {table} WHERE project_id = ? AND subject_id = ? AND rule LIKE ?",
-                           (state.project_id, state.id, PRC))
-            self._reconcile(cursor, generation, cursor.fetchall(), found, position, max(dates, default=None))
+            jobs.append(_Job(existing[(state.project_id, state.id)], found, max(dates, default=None),
+                             lambda f, s=state: f.project_id == s.project_id and f.subject_id == s.id
+                             and f.rule.startswith("PRC-"),
+                             f"SELECT * FROM {table} WHERE project_id = ? AND subject_id = ? AND rule LIKE ?",
+                             (state.project_id, state.id, PRC)))
+        self._reconcile_all(cursor, generation, jobs, position)
 
     def _record_decisions(self, cursor: Cursor, generation: int, decisions: list[tuple[int, Any]]) -> None:
         self.store.upsert(cursor, generation, "decisions", [
@@ -373,6 +484,42 @@ class AuditProjection:
              "actor": e.actor, "effective_on": iso(e.effective_on), "recorded_at": e.timestamp.isoformat()}
             for position, e in decisions
         ], ("finding_id", "position"))
+
+
+@dataclass
+class _Job:
+    """One subject's findings to reconcile: its stored ones (``existing``, read by ``sql`` with ``params``) and
+    those the rules ``found`` now; ``owns`` tells whether a finding is one that ``sql`` reads."""
+
+    existing: list[dict[str, Any]]
+    found: list[Finding]
+    retracted_on: date | None
+    owns: Callable[[Finding], bool]
+    sql: str
+    params: tuple[Any, ...]
+    group: str | None = None
+
+
+def _changes(existing_rows: list[dict[str, Any]], found: list[Finding], position: int, retracted_on: date | None,
+             group: str | None) -> tuple[list[dict[str, Any]], list[tuple[int, str | None, str]]]:
+    """The finding rows to write (new or changed) and those to retract (stored, live, no longer found)."""
+    existing = {row["finding_id"]: row for row in existing_rows}
+    rows = []
+    for finding in found:
+        old = existing.get(finding.finding_id)
+        row = finding_row(finding, old["first_position"] if old else position, position, group)
+        if old is not None and all(str(old[c]) == str(row[c]) for c in COMPARED):
+            continue
+        rows.append(row)
+    live = {f.finding_id for f in found}
+    gone = [(position, iso(retracted_on), fid) for fid, row in existing.items()
+            if fid not in live and row["retracted_position"] is None]
+    return rows, gone
+
+
+def _fund_ids(project: ProjectState) -> set[str]:
+    """The funds ``funds_of`` looks up for a project."""
+    return {r["fund_id"] for r in project.receipts} | {e["fund_id"] for e in project.entries if e.get("fund_id")}
 
 
 def _paid_by(model: ReadModel, project_id: str, entry_id: str) -> str | None:

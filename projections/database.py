@@ -6,9 +6,10 @@ SQL is written once with ``?`` placeholders and run on either; values always tra
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -115,6 +116,7 @@ class _PostgresCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
         self.generation_seen: int | None = None  # see ViewStore.seen_generation
+        self._stages = 0  # temporary tables of ``copy_upsert`` made in this transaction
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -131,6 +133,66 @@ class _PostgresCursor:
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()
+
+    def copy_insert(self, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> bool:
+        """COPY rows straight into ``table``, in a savepoint: False, and nothing written, if one of their keys is
+        already stored (then ``copy_upsert`` them)."""
+        from psycopg.errors import UniqueViolation
+
+        self._stages += 1
+        savepoint = f"lv_fresh_{self._stages}"
+        self._cursor.execute(f"SAVEPOINT {savepoint}")
+        try:
+            self._copy(table, columns, rows)
+        except UniqueViolation:
+            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            self._cursor.execute(f"RELEASE SAVEPOINT {savepoint}")
+            return False
+        self._cursor.execute(f"RELEASE SAVEPOINT {savepoint}")
+        return True
+
+    def _copy(self, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
+        """Sends the rows a thousand at a time (the server stores each lot while the next is made)."""
+        source = iter(rows)
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            while chunk := list(itertools.islice(source, 1000)):
+                try:
+                    text = "".join(["\t".join([_copy_field(v) for v in row]) + "\n" for row in chunk])
+                except TypeError:  # a value of another type: psycopg's own adaptation
+                    for row in chunk:
+                        copy.write_row(row)
+                else:
+                    copy.write(text)
+
+    def copy_upsert(self, table: str, columns: list[str], key: tuple[str, ...], rows: Iterable[tuple[Any, ...]],
+                    updates: str) -> None:
+        """Many rows in three statements instead of one per row: COPY into a temporary table dropped at commit,
+        then one ``INSERT ... SELECT ... ON CONFLICT``. ``rows`` must not repeat a key (one statement cannot
+        update a row twice)."""
+        self._stages += 1
+        stage = f"lv_stage_{self._stages}"
+        names = ", ".join(columns)
+        self._cursor.execute(f"CREATE TEMPORARY TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+        self._copy(stage, columns, rows)
+        self._cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+                             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+
+
+def _copy_field(value: Any) -> str:
+    """A text, whole number or NULL in COPY's text format (what ``Copy.write_row`` writes, without its per-value
+    adaptation); TypeError for anything else."""
+    kind = type(value)
+    if kind is str:
+        if "\\" in value:
+            value = value.replace("\\", "\\\\")
+        if "\n" in value or "\r" in value or "\t" in value:
+            value = value.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "\\N"
+    raise TypeError(kind)
 
 
 class PostgresDatabase(Database):

@@ -15,10 +15,19 @@ from typing import Any, ClassVar
 from ledger.money import ZERO
 
 
-def event_ref(event: Any, position: int) -> dict[str, Any]:
-    """How findings cite evidence: the event's id (aggregate id and version) and its log position."""
-    return {"event_id": f"{event.originator_id}:{event.originator_version}", "position": position,
-            "type": type(event).__name__, "effective_on": getattr(event, "effective_on", None)}
+def event_ref(event: Any, position: int, origin: str | None = None) -> dict[str, Any]:
+    """How findings cite evidence: the event's id (aggregate id and version) and its log position. ``origin``:
+    the aggregate id as text, when the caller has it already."""
+    return {"event_id": f"{event.originator_id if origin is None else origin}:{event.originator_version}",
+            "position": position, "type": type(event).__name__, "effective_on": getattr(event, "effective_on", None)}
+
+
+class Texts(dict[Any, str]):
+    """``str`` of ids, each worked out once (an event's aggregate id is asked for several times)."""
+
+    def __missing__(self, key: Any) -> str:
+        text = self[key] = str(key)
+        return text
 
 
 @dataclass
@@ -119,6 +128,7 @@ class ReadModel:
         self.procurement_projects: dict[str, str] = {}
         self.decisions: list[dict[str, Any]] = []
         self._load = load
+        self.texts = Texts()  # for one batch: they are never evicted
         self.touched_funds: set[str] = set()
         self.touched_projects: set[str] = set()
         # items of a state's lists changed in place (not appended): their stored rows are written again
@@ -213,7 +223,7 @@ class ReadModel:
         self._touch_project(project, position)
 
     def _with_project(self, e: Any, position: int, change: Callable[[ProjectState], None]) -> None:
-        project = self.project(str(e.originator_id))
+        project = self.project(self.texts[e.originator_id])
         if project is not None:
             change(project)
             self._touch_project(project, position)
@@ -264,7 +274,8 @@ class ReadModel:
             {"entry_id": str(e.entry_id), "kind": "expenditure", "amount": e.amount, "line": e.line,
              "payee_name": e.payee_name, "payee_kind": e.payee_kind, "payee_uscc": e.payee_uscc,
              "invoice_no": e.invoice_no, "fund_id": None if e.fund_id is None else str(e.fund_id),
-             "effective_on": e.effective_on, "reversed_by": None, "ref": event_ref(e, position)}))
+             "effective_on": e.effective_on, "reversed_by": None,
+             "ref": event_ref(e, position, self.texts[e.originator_id])}))
 
     def _project_reversed(self, e: Any, position: int) -> None:
         def change(p: ProjectState) -> None:

@@ -6,7 +6,7 @@ Amounts are stored as whole fen (cents) in BIGINT columns: exact sums on both SQ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -59,6 +59,9 @@ TABLES = {
     ),
     "lag_version": "kind TEXT NOT NULL, id TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (kind, id)",
 }
+# The columns of a table that queries select by, where the rest is only ever read (the states' JSON bodies):
+# PostgreSQL gathers statistics of these only.
+STATISTICS = {"state": "kind, id", "state_items": "kind, id, list, seq"}
 # Caches beside the views, not views: their rows depend on what was read and how batches were cut, so a rebuild
 # need not reproduce them row for row.
 CACHES = ("lag_memo", "lag_version")
@@ -79,7 +82,9 @@ Counts = dict[str, int]  # list name -> items stored
 ItemChanges = dict[tuple[str, str], dict[str, set[int]]]  # (kind, id) -> list name -> indexes changed in place
 
 DDL_LOCK = 7_326_118_002  # an advisory lock id for the views' schema changes
-CHUNK = 500  # ids per IN (...) list
+CHUNK = 500  # ids per IN (...) list (SQLite; PostgreSQL takes them all as one array)
+ITEMS_READ = 16  # states whose list items one query reads (and holds in memory as rows)
+BULK = 64  # rows from which PostgreSQL writes a table's rows by COPY (``write_rows``) instead of one per row
 ANALYZE_EVERY = 5_000  # events applied before the views' statistics are refreshed (see ``ViewStore.analyze``)
 
 
@@ -100,14 +105,94 @@ def _transcoder() -> JSONTranscoder:
 
 
 TRANSCODER = _transcoder()
+# The transcoder's own JSON encoder, made once instead of on every call (``JSONEncoder.encode`` builds it each
+# time): the same text, in a fraction of the time for the small records of a state's lists. No circular check:
+# the states are trees.
+def _as_tagged(value: Any, _tagged: Any = TRANSCODER._encode_obj) -> dict[str, Any]:
+    """The transcoder's ``default``, with the types of the states' lists first."""
+    kind = type(value)
+    if kind is Decimal:
+        return {"_type_": "decimal_str", "_data_": str(value)}
+    if kind is date:
+        return {"_type_": "date_iso", "_data_": value.isoformat()}
+    return _tagged(value)  # type: ignore[no-any-return]
+
+
+_ENCODER: Any = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _as_tagged, json.encoder.encode_basestring,  # type: ignore[attr-defined]
+    None, TRANSCODER.encoder.key_separator, TRANSCODER.encoder.item_separator, False, False, True,
+) if getattr(json.encoder, "c_make_encoder", None) is not None else None
 
 
 def encode(value: Any) -> str:
-    return TRANSCODER.encode(value).decode("utf8")
+    if _ENCODER is None:
+        return TRANSCODER.encode(value).decode("utf8")
+    return "".join(_ENCODER(value, 0))
 
 
 def decode(text: str) -> Any:
-    return TRANSCODER.decode(text.encode("utf8"))
+    return TRANSCODER.decoder.decode(text)
+
+
+def is_postgres(cursor: Cursor) -> bool:
+    return getattr(cursor, "copy_upsert", None) is not None
+
+
+def id_lists(cursor: Cursor, values: Sequence[str]) -> Iterator[tuple[str, list[Any]]]:
+    """``(marks, params)`` to select rows whose column is one of ``values`` (strings), written ``column {marks}``:
+    one parameter on PostgreSQL, ``IN (?, ...)`` lists of at most ``CHUNK`` on SQLite. Nothing for no values."""
+    if not values:
+        return
+    if is_postgres(cursor):  # as JSON text: an array parameter of thousands of ids takes longer to send
+        yield "IN (SELECT jsonb_array_elements_text(?::jsonb))", [json.dumps(list(values), ensure_ascii=False)]
+        return
+    for i in range(0, len(values), CHUNK):
+        chunk = list(values[i:i + CHUNK])
+        yield f"IN ({', '.join('?' for _ in chunk)})", chunk
+
+
+class Rendered:
+    """Rows made only as they are written (``count`` of them, from ``source``), each made once: a COPY sends the
+    first while the next are still being made (the database stores them meanwhile), and can go over them again."""
+
+    def __init__(self, count: int, source: Iterable[tuple[Any, ...]]) -> None:
+        self.count = count
+        self._source = iter(source)
+        self._made: list[tuple[Any, ...]] = []
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        yield from self._made[:]
+        for row in self._source:
+            self._made.append(row)
+            yield row
+
+
+def write_rows(cursor: Cursor, table: str, columns: list[str], key: tuple[str, ...],
+               rows: Sequence[tuple[Any, ...]] | Rendered, update: Sequence[str] | None = None, *,
+               unique: bool = False, fresh: bool = False) -> None:
+    """Inserts rows, or updates the ``update`` columns (default: every column not in ``key``) of those whose key
+    is already stored: one statement per row, or on PostgreSQL from ``BULK`` rows on, by COPY. A key given twice
+    ends as its last row, as it would row by row (``unique``: the caller knows that no key is given twice).
+    ``fresh``: the rows are most likely all new, so PostgreSQL first tries to COPY them straight in (far cheaper
+    than merging them), and merges them only if one was stored after all."""
+    if not len(rows):
+        return
+    update = [c for c in columns if c not in key] if update is None else list(update)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in update)
+    if is_postgres(cursor) and len(rows) >= BULK:
+        if not unique:
+            at = [columns.index(c) for c in key]
+            rows = list({tuple(row[i] for i in at): row for row in rows}.values())
+        if fresh and cursor.copy_insert(table, columns, rows):  # type: ignore[attr-defined]
+            return
+        cursor.copy_upsert(table, columns, key, rows, updates)  # type: ignore[attr-defined]
+        return
+    rows = list(rows)
+    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                       f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}", rows)
 
 
 class ViewStore:
@@ -182,7 +267,8 @@ class ViewStore:
         if not force and position - last < max(ANALYZE_EVERY, last // 10):
             return False
         for table in TABLES:
-            cursor.execute(f"ANALYZE {self.table(table, generation)}")
+            columns = f" ({STATISTICS[table]})" if table in STATISTICS and is_postgres(cursor) else ""
+            cursor.execute(f"ANALYZE {self.table(table, generation)}{columns}")
         cursor.execute(f"INSERT INTO {self.META} (name, value) VALUES (?, ?) "
                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, str(position)))
         return True
@@ -225,14 +311,19 @@ class ViewStore:
 
     def load_states(self, cursor: Cursor, generation: int, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The states of ``kind`` with these ids (those that exist), with their lists."""
+        return self.load_counted_states(cursor, generation, kind, ids)[0]
+
+    def load_counted_states(self, cursor: Cursor, generation: int, kind: str, ids: Iterable[str]
+                            ) -> tuple[dict[str, dict[str, Any]], dict[str, Counts]]:
+        """``load_states`` with the stored length of each state's lists (``load_counted`` of many at once)."""
         wanted = sorted(set(ids))
         records: dict[str, dict[str, Any]] = {}
-        for chunk in (wanted[i:i + CHUNK] for i in range(0, len(wanted), CHUNK)):
-            cursor.execute(f"SELECT id, body FROM {self.table('state', generation)} WHERE kind = ? "
-                           f"AND id IN ({', '.join('?' for _ in chunk)})", [kind, *chunk])
+        for marks, chunk in id_lists(cursor, wanted):
+            cursor.execute(f"SELECT id, body FROM {self.table('state', generation)} WHERE kind = ? AND id {marks}",
+                           [kind, *chunk])
             records.update((row["id"], decode(row["body"])) for row in cursor.fetchall())
-        self._attach_items(cursor, generation, kind, records)
-        return records
+        counts = self._attach_items(cursor, generation, kind, records)
+        return records, counts
 
     def states_of_rows(self, cursor: Cursor, generation: int, kind: str, rows: Iterable[dict[str, Any]]
                        ) -> dict[str, dict[str, Any]]:
@@ -250,21 +341,23 @@ class ViewStore:
         names = SPLIT.get(kind, ())
         if not counts or not names:
             return counts
-        texts: dict[tuple[str, str], list[str]] = {}
         wanted = sorted(counts)
-        for chunk in (wanted[i:i + CHUNK] for i in range(0, len(wanted), CHUNK)):
-            cursor.execute(f"SELECT id, list, seq, body FROM {self.table('state_items', generation)} "
-                           f"WHERE kind = ? AND id IN ({', '.join('?' for _ in chunk)}) ORDER BY id, list, seq",
-                           [kind, *chunk])
-            for row in cursor.fetchall():
-                if row["seq"] < counts[row["id"]].get(row["list"], 0):
-                    texts.setdefault((row["id"], row["list"]), []).append(row["body"])
-        for ident, stored in counts.items():
-            for name in names:
-                found = texts.get((ident, name), [])
-                if len(found) != stored.get(name, 0):
-                    raise RuntimeError(f"{kind} {ident}: {len(found)} of {stored.get(name, 0)} {name} rows found")
-                records[ident][name] = decode("[" + ",".join(found) + "]")
+        for group in (wanted[i:i + ITEMS_READ] for i in range(0, len(wanted), ITEMS_READ)):
+            texts: dict[tuple[str, str], list[str]] = {}  # a few states' rows in memory at a time
+            for marks, chunk in id_lists(cursor, group):
+                cursor.execute(f"SELECT id, list, seq, body FROM {self.table('state_items', generation)} "
+                               f"WHERE kind = ? AND id {marks} ORDER BY id, list, seq", [kind, *chunk])
+                for row in cursor.fetchall():
+                    if row["seq"] < counts[row["id"]].get(row["list"], 0):
+                        texts.setdefault((row["id"], row["list"]), []).append(row["body"])
+            for ident in group:
+                stored = counts[ident]
+                for name in names:
+                    found = texts.get((ident, name), [])
+                    if len(found) != stored.get(name, 0):
+                        raise RuntimeError(f"{kind} {ident}: {len(found)} of {stored.get(name, 0)} {name} rows "
+                                           "found")
+                    records[ident][name] = decode("[" + ",".join(found) + "]")
         return counts
 
     def save_states(self, cursor: Cursor, generation: int, rows: Iterable[tuple[str, str, dict[str, Any]]],
@@ -273,7 +366,7 @@ class ViewStore:
         """Writes states. The split lists of each are written from the stored length on (``stored``: what was read
         or last written; nothing stored when not given), plus the items at the ``changed`` indexes below it.
         Returns the lengths now stored."""
-        headers, items, now = [], [], {}
+        headers, items, appended, now = [], [], [], {}
         for kind, ident, record in rows:
             names = SPLIT.get(kind, ())
             if not names:
@@ -286,18 +379,20 @@ class ViewStore:
                 values = record[name]
                 start = min(before.get(name, 0), len(values))
                 rewrite = sorted(i for i in dirty.get(name, ()) if i < start)
-                items += [(kind, ident, name, i, encode(values[i])) for i in [*rewrite, *range(start, len(values))]]
+                items += [(kind, ident, name, i, encode(values[i])) for i in rewrite]
+                appended += [(kind, ident, name, i, values[i]) for i in range(start, len(values))]  # encoded below
                 counts[name] = len(values)
             headers.append((kind, ident, encode({**{k: v for k, v in record.items() if k not in names},
                                                   ITEMS: counts})))
             now[(kind, ident)] = counts
-        if items:
-            cursor.executemany(
-                f"INSERT INTO {self.table('state_items', generation)} (kind, id, list, seq, body) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, id, list, seq) DO UPDATE SET body = excluded.body", items)
-        cursor.executemany(
-            f"INSERT INTO {self.table('state', generation)} (kind, id, body) VALUES (?, ?, ?) "
-            "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body", headers)
+        # Items past the stored length are new (a list only grows), unless rows were left there otherwise.
+        unique = len(headers) == len({h[:2] for h in headers})
+        columns, key = ["kind", "id", "list", "seq", "body"], ("kind", "id", "list", "seq")
+        write_rows(cursor, self.table("state_items", generation), columns, key,
+                   Rendered(len(appended), ((k, i, n, s, encode(v)) for k, i, n, s, v in appended)),
+                   unique=unique, fresh=True)
+        write_rows(cursor, self.table("state_items", generation), columns, key, items, unique=unique)
+        write_rows(cursor, self.table("state", generation), ["kind", "id", "body"], ("kind", "id"), headers)
         return now
 
     def upsert(self, cursor: Cursor, generation: int, name: str, rows: list[dict[str, Any]],
@@ -305,12 +400,7 @@ class ViewStore:
         if not rows:
             return
         columns = list(rows[0])
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-        cursor.executemany(
-            f"INSERT INTO {self.table(name, generation)} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
-            [tuple(row[c] for c in columns) for row in rows],
-        )
+        write_rows(cursor, self.table(name, generation), columns, key, [tuple(row[c] for c in columns) for row in rows])
 
 
 def iso(value: date | None) -> str | None:
