@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -329,6 +332,36 @@ class AuditQueries:
         return [(p, e) for p in members for e in p.entries if e["kind"] == "expenditure" and group_key(e) == key]
 
 
+class _MemoAnswers:
+    """The memo reads of the last few (views position, question) pairs of each view store, in this process: memos
+    are a pure function of the object versions (which move only with the position), the date and the rule
+    parameters, all in the key. Read-only for their readers: a reader copies what it changes."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._answers: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[Any, ...], list[Memo]]] = (
+            weakref.WeakKeyDictionary())
+
+    def get(self, store: Any, key: tuple[Any, ...]) -> list[Memo] | None:
+        with self._lock:
+            answers = self._answers.get(store)
+            if answers is None or key not in answers:
+                return None
+            answers.move_to_end(key)
+            return answers[key]
+
+    def put(self, store: Any, key: tuple[Any, ...], answer: list[Memo]) -> None:
+        with self._lock:
+            answers = self._answers.setdefault(store, OrderedDict())
+            answers[key] = answer
+            while len(answers) > self._size:
+                answers.popitem(last=False)
+
+
+MEMO_ANSWERS = _MemoAnswers()
+
+
 class ProgressQueries:
     """Progress, time-based findings and coverage on an evaluation date, computed from the projection's state."""
 
@@ -396,13 +429,13 @@ class ProgressQueries:
         deadlines: list[tuple[str, dict[str, Any]]] = []
         for memo, body in findings_of(projects):
             if lags and memo.region.startswith(prefix) and memo.region.startswith(within):
-                found += [f for f in body["lags"] if lag_rules is None or f["rule"] in lag_rules]
+                found += [dict(f) for f in body["lags"] if lag_rules is None or f["rule"] in lag_rules]
             if prc:
-                deadlines += [(d["procurement_id"], d["finding"]) for d in body["deadlines"]
+                deadlines += [(d["procurement_id"], dict(d["finding"])) for d in body["deadlines"]
                               if d["region"].startswith(within) and wanted(d["finding"]["rule"], rules)]
         for memo, body in findings_of(funds):
             if memo.region.startswith(within):
-                found += [f for f in body["lags"] if lag_rules is None or f["rule"] in lag_rules]
+                found += [dict(f) for f in body["lags"] if lag_rules is None or f["rule"] in lag_rules]
         deadlines.sort(key=lambda d: d[0])  # by process, as the processes were read; stable within one
         return found + [f for _, f in deadlines]
 
@@ -433,6 +466,15 @@ class ProgressQueries:
         memos = LagMemos(self.store, self.engine)
         with self.store.db.transaction(write=False) as cursor:
             generation = self.store.seen_generation(cursor)
+            # What the memos of a date say changes only when the views move on (a batch changes the versions they
+            # are judged at, and its position with them) or the rule parameters do: an answer read at the views'
+            # position is answered again from this process's memory until then. The position is read first, so an
+            # answer is never older than the position it is kept under.
+            key = (generation, self.store.position(cursor, generation), memos.fingerprint, kind, on, prefix, ident,
+                   None if only is None else repr(only), bodies)
+            answered = MEMO_ANSWERS.get(self.store, key)
+            if answered is not None:
+                return answered
             current, missing = memos.memos(cursor, generation, kind, on, prefix, ident, bodies)
             judged = memos.judge(cursor, generation, on, missing, only=only)
         if judged and only is None:
@@ -441,7 +483,9 @@ class ProgressQueries:
                     memos.save(cursor, generation, on, judged)
             except Exception:  # a read answers even where the views cannot be written (the memo is a cache)
                 log.warning("could not store %d judged %s memos for %s", len(judged), kind, on, exc_info=True)
-        return sorted([*current, *judged], key=lambda m: m.id)
+        answer = sorted([*current, *judged], key=lambda m: m.id)
+        MEMO_ANSWERS.put(self.store, key, answer)
+        return answer
 
     def coverage(self, code: str, on: date, rule: CountingRule | None = None) -> dict[str, Any]:
         """Township units of a region with a station project operating on ``on``, against the region's target."""

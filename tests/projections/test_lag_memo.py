@@ -11,6 +11,7 @@ from uuid import UUID
 from projection_builders import Officer
 
 from projections.engine import RuleEngine, funds_of
+from projections.lag_memo import LagMemos
 from projections.procurement_state import from_record as procurement_from_record
 from projections.progress import fund_lags, procurement_deadlines, project_lags
 from projections.queries import AuditQueries, ProgressQueries
@@ -156,3 +157,29 @@ def test_memos_judged_with_other_rule_parameters_are_judged_again(worker: Projec
     other = ProgressQueries(AuditQueries(queries.store, stricter)).lag_findings(on=ON, rules={"LAG-08"})
     assert len(other) < len(default)  # a 40-day grace forgives the latest month
     assert ProgressQueries(queries).lag_findings(on=ON, rules={"LAG-08"}) == default
+
+
+def test_a_read_at_the_same_views_position_is_answered_from_memory_and_a_new_position_reads_again(
+        worker: ProjectionWorker, queries: AuditQueries, posting: Officer, monkeypatch: Any) -> None:
+    project, _ = _scenario(posting)
+    worker.catch_up()
+    progress = ProgressQueries(queries)
+    first = progress.lag_findings(on=ON)
+    reads: list[tuple[Any, ...]] = []
+    original = LagMemos.memos
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LagMemos, "memos", counted)
+    first[0]["detail"] = "changed by a reader"  # what a reader does to its answer stays with it
+    again = progress.lag_findings(on=ON)
+    assert reads == [] and again[0]["detail"] != "changed by a reader"
+    assert _key(again) == _key(_fresh(queries, ON))
+
+    posting.report(project, "2023-05", on=date(2023, 6, 5), cases=4)
+    worker.catch_up()
+    after = progress.lag_findings(on=ON)
+    assert reads  # the views moved on: read again
+    assert _key(after) == _key(_fresh(queries, ON)) != _key(again)
