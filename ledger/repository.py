@@ -15,6 +15,7 @@ A container an aggregate class names in ``SHALLOW_COPIED`` holds items that are 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import deepcopy
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -70,12 +71,23 @@ def copy_aggregate(aggregate: T) -> T:
     return copy
 
 
+def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+    """The library's ``project_aggregate`` without its check of every event against a runtime-checkable Protocol
+    (an ``assert isinstance``, ~0.2 ms an event on Python 3.11): a project missing from the cache replays the
+    hundred-odd events after its latest snapshot on every such read. The events come from the ledger's own store,
+    decoded by its mapper into its own event classes, which all have ``mutate``."""
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
 class CacheSafeRepository(Repository[UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stripes = tuple(Lock() for _ in range(STRIPES))
 
     def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("projector_func", replay)
         if not self.cache or version is not None:
             return super().get(aggregate_id, version=version, **kwargs)
         copy = self.deepcopy_from_cache and kwargs.pop("deepcopy_from_cache", True)

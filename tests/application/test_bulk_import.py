@@ -16,6 +16,7 @@ from builders import DAY, HEBEI_OFFICER, LATER, PROVIDER_USCC, Ledger, key
 from ledger.application import LedgerApplication
 from ledger.bulk import USE_CASES, BulkImporter, ImportStoppedError, Row
 from ledger.integrity.verify import verify_log
+from ledger.project import Project
 from ledger.views import project_view
 
 IMPORTER = HEBEI_OFFICER
@@ -424,11 +425,12 @@ def test_a_project_imported_as_checked_past_its_snapshot_interval_is_snapshotted
     importer.run_checked(importer.check(rows, keep=True))
 
     assert app.snapshots is not None
-    assert [s.originator_version for s in app.snapshots.get(project_id)] == [200]
+    interval = app.snapshotting_intervals[Project]
+    assert [s.originator_version for s in app.snapshots.get(project_id)] == list(range(interval, 211, interval))
     assert figures(app, project_id)[2] == Decimal(len(rows))
     assert app.repository.get(project_id).version == 210
     replayed: Any = None  # the project from its events alone: the snapshot holds the same, instants included
-    for event in app.events.get(project_id, lte=200):
+    for event in app.events.get(project_id, lte=interval):
         replayed = event.mutate(replayed)
     snapshot = next(iter(app.snapshots.get(project_id))).mutate(None)
     assert project_view(snapshot) == project_view(replayed)
