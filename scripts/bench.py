@@ -262,11 +262,11 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def _revision() -> str:
-    """The commit measured, and whether the working tree differed from it."""
+    """The commit measured, and whether the working tree differed from it (outside docs/, which a run rewrites)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "outside a git checkout"
