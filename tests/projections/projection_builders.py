@@ -229,6 +229,18 @@ class Officer:
 # -- reading what the rules make of the log ----------------------------------------------------------------------------
 
 
+def spent_and_caught_up(app: LedgerApplication, views: Database, posting: Officer, invoice_no: str | None = None
+                        ) -> tuple[Any, UUID]:
+    """A funded project with one expenditure of 100.00 on activities, and a projection worker caught up with it."""
+    from projections.worker import ProjectionWorker
+
+    _, project = posting.funded_project()
+    posting.spend(project, "100.00", line="activities", **({"invoice_no": invoice_no} if invoice_no else {}))
+    worker = ProjectionWorker(app, views)
+    worker.catch_up()
+    return worker, project
+
+
 def fold(app: LedgerApplication) -> ReadModel:
     """The read model of the application's whole log, folded in log order."""
     model = ReadModel()

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from projection_builders import Officer, rebuildable, view_rows
+from projection_builders import Officer, rebuildable, spent_and_caught_up, view_rows
 
 import projections.store
 from ledger.application import LedgerApplication
@@ -37,10 +37,7 @@ def test_encode_writes_the_transcoders_own_text() -> None:
 
 def test_a_state_written_by_the_batch_is_read_again_not_taken_from_what_was_read_ahead(
         app: LedgerApplication, views: Database, posting: Officer) -> None:
-    _, project = posting.funded_project()
-    posting.spend(project, "100.00", line="activities")
-    worker = ProjectionWorker(app, views)
-    worker.catch_up()
+    worker, project = spent_and_caught_up(app, views, posting)
     store, ident, missing = worker.store, str(project), str(uuid4())
 
     class Undo(Exception):
@@ -114,10 +111,7 @@ def test_rows_copied_in_as_new_that_were_stored_after_all_are_merged_as_row_by_r
     """A list's items past its stored length, and the invoice rows of a batch's own entries, are written as new
     rows (on PostgreSQL straight by COPY); rows left there anyway are overwritten, as they would be row by row."""
     monkeypatch.setattr(projections.store, "BULK", 1)  # every write by COPY on PostgreSQL
-    _, project = posting.funded_project()
-    posting.spend(project, "100.00", line="activities", invoice_no="INV-1")
-    worker = ProjectionWorker(app, views)
-    worker.catch_up()
+    worker, project = spent_and_caught_up(app, views, posting, invoice_no="INV-1")
     store = worker.store
     with views.transaction() as cursor:  # rows beyond the project's two items, and an invoice row yet to come
         generation = store.generation(cursor)
@@ -138,10 +132,7 @@ def test_rows_copied_in_as_new_that_were_stored_after_all_are_merged_as_row_by_r
 
 def test_a_list_that_is_stored_is_only_written_from_its_stored_length(
         app: LedgerApplication, views: Database, posting: Officer) -> None:
-    _, project = posting.funded_project()
-    posting.spend(project, "100.00", line="activities")
-    worker = ProjectionWorker(app, views)
-    worker.catch_up()
+    worker, project = spent_and_caught_up(app, views, posting)
     store = ViewStore(views)
     with views.transaction() as cursor:
         table = store.table("state_items", store.generation(cursor))
