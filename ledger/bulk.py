@@ -45,11 +45,6 @@ MAX_ATTEMPTS = 8
 USE_CASES = {"expenditure": "record_expenditure", "disbursement": "disburse", "allocation": "allocate_funds"}
 
 
-def save_events(app: LedgerApplication, events: list[Any], touched: list[Aggregate]) -> list[Any]:
-    """``app.save(*events, *touched)``: one transaction; the recordings of the events."""
-    return app.save(*events, *touched)
-
-
 class Staging:
     """A batch of use cases decided on one thread and saved together (see the module)."""
 
@@ -153,7 +148,7 @@ class Staging:
         returns how many events were saved. IntegrityError if another writer changed one of the aggregates."""
         try:
             if self._events:
-                save_events(self._app, self._events, self._touched())
+                self._app.save(*self._events, *self._touched())
             return len(self._events)
         finally:
             self._states.clear()
@@ -357,7 +352,7 @@ class BulkImporter:
                 now = DomainEvent.create_timestamp()
                 events = [replace(event, timestamp=now) for event in batch.events]
                 try:
-                    recordings = save_events(self.app, events, batch.touched) if events else []
+                    recordings = self.app.save(*events, *batch.touched) if events else []
                 except IntegrityError:  # an aggregate changed after the last look: decided again below
                     reusable = False
                 else:
